@@ -1,0 +1,1 @@
+"""Sequence readers and, later, curation, pair sampling and augmentation."""

@@ -1,0 +1,179 @@
+"""The embedding function phi of SiamFC (paper Table 1) as a Flax module.
+
+The network is described by a `ModelSpec` (a frozen dataclass of `ConvSpec`
+layers), so the same module holds the paper's AlexNet, a tiny test network,
+the channel-compressed siamfc-pytorch variants and the imported original
+network (whose batch normalisation is folded into conv biases).
+
+Parameter tree (what importers and checkpoints read and write):
+
+  params:
+    conv{i}: {kernel: [k, k, C_in / groups, C_out], bias: [C_out] (optional)}
+    bn{i}:   {scale: [C_out], bias: [C_out]}          (layers with BN only)
+  batch_stats:
+    bn{i}:   {mean: [C_out], var: [C_out]}
+
+Kernels use the HWIO layout of both Flax and MatConvNet. Inputs are NHWC RGB
+in [0, 255] with no mean subtraction (the original's `subMean = false`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# MatConvNet beta20 (the version the original code names) normalises with
+# sigma = sqrt(var + 1e-4); later versions use 1e-5.
+BN_EPSILON_ORIGINAL = 1e-4
+# MatConvNet averages BN moments at rate 0.05: new = 0.95 * old + 0.05 * batch.
+BN_MOMENTUM_ORIGINAL = 0.95
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+  """One convolutional layer of the embedding (no padding, ever: Sec. 2.4).
+
+  Attributes:
+    features: output channels.
+    kernel: square kernel support in pixels.
+    stride: convolution stride.
+    groups: feature groups (2 for conv2, conv4, conv5 of the original).
+    batch_norm: batch normalisation after the convolution.
+    use_bias: conv bias (redundant, and absent in the original, before BN).
+    relu: ReLU after the (normalised) convolution.
+    pool_stride: max-pool 3x3 with this stride after the ReLU; 0 for none.
+  """
+
+  features: int
+  kernel: int
+  stride: int = 1
+  groups: int = 1
+  batch_norm: bool = True
+  use_bias: bool = False
+  relu: bool = True
+  pool_stride: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """The whole network: embedding layers plus the fixed input geometry.
+
+  Attributes:
+    layers: the convolutional layers, in order.
+    bn_epsilon: added to the variance before normalising.
+    bn_momentum: Flax momentum of the running statistics.
+  """
+
+  layers: tuple[ConvSpec, ...]
+  bn_epsilon: float = BN_EPSILON_ORIGINAL
+  bn_momentum: float = BN_MOMENTUM_ORIGINAL
+
+  @property
+  def total_stride(self) -> int:
+    """Product of every conv and pool stride (8 for the paper's network)."""
+    stride = 1
+    for layer in self.layers:
+      stride *= layer.stride * max(layer.pool_stride, 1)
+    return stride
+
+  @property
+  def out_features(self) -> int:
+    return self.layers[-1].features
+
+  def output_size(self, input_size: int) -> int:
+    """Spatial side of the embedding of an `input_size` square image."""
+    return layer_sizes(self, input_size)[-1][1]
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d: dict) -> ModelSpec:
+    layers = tuple(ConvSpec(**layer) for layer in d["layers"])
+    return cls(**{**d, "layers": layers})
+
+
+def alexnet_spec(width: float = 1.0,
+                 batch_norm: bool = True,
+                 out_features: int | None = None) -> ModelSpec:
+  """The paper's network (Table 1), optionally narrower for tests.
+
+  Args:
+    width: channel multiplier; 1.0 gives 96-256-384-384-256.
+    batch_norm: BN after conv1-4 (conv5 never has BN, as in the original).
+    out_features: channels of conv5; defaults to 256 * width.
+
+  Returns:
+    The `ModelSpec`. Channel counts are rounded to even numbers so the
+    2-group layers split evenly.
+  """
+
+  def ch(n):
+    return max(2, 2 * round(n * width / 2))
+
+  c5 = out_features or ch(256)
+  return ModelSpec(layers=(
+      ConvSpec(ch(96), 11, stride=2, batch_norm=batch_norm,
+               use_bias=not batch_norm, pool_stride=2),
+      ConvSpec(ch(256), 5, groups=2, batch_norm=batch_norm,
+               use_bias=not batch_norm, pool_stride=2),
+      ConvSpec(ch(384), 3, batch_norm=batch_norm, use_bias=not batch_norm),
+      ConvSpec(ch(384), 3, groups=2, batch_norm=batch_norm,
+               use_bias=not batch_norm),
+      # conv5: a plain linear layer, no BN and no ReLU (`add_block_conv_only`).
+      ConvSpec(c5, 3, groups=2, batch_norm=False, use_bias=True, relu=False),
+  ))
+
+
+def he_fan_out(key, shape, dtype=jnp.float32):
+  """`xavierimproved` of MatConvNet: N(0, 2 / (k * k * C_out)) (Sec. 4.1)."""
+  kh, kw, _, c_out = shape
+  return jax.random.normal(key, shape, dtype) * jnp.sqrt(2.0 / (kh * kw * c_out))
+
+
+class Embedding(nn.Module):
+  """phi: [B, H, W, 3] float32 images in [0, 255] -> [B, H', W', C] features.
+
+  For the paper's network a 127x127 exemplar gives 6x6x256 and a 255x255
+  search image 22x22x256 (total stride 8, no padding).
+  """
+
+  spec: ModelSpec
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """Args: x: [B, H, W, 3] float32; train: BN uses batch statistics."""
+    for i, layer in enumerate(self.spec.layers, start=1):
+      x = nn.Conv(layer.features, (layer.kernel, layer.kernel),
+                  strides=(layer.stride, layer.stride), padding="VALID",
+                  feature_group_count=layer.groups, use_bias=layer.use_bias,
+                  kernel_init=he_fan_out, name=f"conv{i}")(x)
+      if layer.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train,
+                         momentum=self.spec.bn_momentum,
+                         epsilon=self.spec.bn_epsilon, name=f"bn{i}")(x)
+      if layer.relu:
+        x = nn.relu(x)
+      if layer.pool_stride:
+        # flax's max_pool with keyword arguments exports to a working ONNX
+        # MaxPool (a raw lax.reduce_window does not).
+        x = nn.max_pool(x, window_shape=(3, 3),
+                        strides=(layer.pool_stride, layer.pool_stride),
+                        padding="VALID")
+    return x
+
+
+def layer_sizes(spec: ModelSpec, input_size: int) -> Sequence[tuple[str, int]]:
+  """(name, spatial side) after every conv and pool, for Table 1 checks."""
+  sizes, size = [], input_size
+  for i, layer in enumerate(spec.layers, start=1):
+    size = (size - layer.kernel) // layer.stride + 1
+    sizes.append((f"conv{i}", size))
+    if layer.pool_stride:
+      size = (size - 3) // layer.pool_stride + 1
+      sizes.append((f"pool{i}", size))
+  return sizes
