@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 
 def _axis_taps(start: jax.Array, step: jax.Array, out_size: int,
-               length: int) -> tuple[jax.Array, jax.Array]:
+               length: int | jax.Array) -> tuple[jax.Array, jax.Array]:
   """Bilinear taps along one axis.
 
   Args:
@@ -49,7 +49,8 @@ def _axis_taps(start: jax.Array, step: jax.Array, out_size: int,
 
 
 def crop_and_resize(image: jax.Array, centre: jax.Array, side: jax.Array,
-                    out_size: int, fill: jax.Array) -> jax.Array:
+                    out_size: int, fill: jax.Array,
+                    image_size: jax.Array | None = None) -> jax.Array:
   """One square context crop, resampled.
 
   Args:
@@ -58,12 +59,18 @@ def crop_and_resize(image: jax.Array, centre: jax.Array, side: jax.Array,
     side: [] float window side in pixels (> 0).
     out_size: output side in pixels (static).
     fill: [C] float32 colour of pixels outside the frame.
+    image_size: optional [2] int (w, h) of the real frame inside a larger,
+      padded `image` (batched sequences of unequal sizes); pixels beyond it
+      count as outside. Defaults to the whole array.
 
   Returns:
     [out_size, out_size, C] float32 crop.
   """
   image = jnp.asarray(image)
-  h, w = image.shape[:2]
+  if image_size is None:
+    w, h = image.shape[1], image.shape[0]
+  else:
+    w, h = image_size[0], image_size[1]
   fill = jnp.asarray(fill, jnp.float32)
   step = side / out_size
   rows, wy = _axis_taps(centre[1] - side / 2, step, out_size, h)
@@ -77,7 +84,8 @@ def crop_and_resize(image: jax.Array, centre: jax.Array, side: jax.Array,
 
 
 def crop_scales(image: jax.Array, centre: jax.Array, sides: jax.Array,
-                out_size: int, fill: jax.Array) -> jax.Array:
+                out_size: int, fill: jax.Array,
+                image_size: jax.Array | None = None) -> jax.Array:
   """Crops of several sizes around one centre (the scale pyramid).
 
   Args:
@@ -86,14 +94,15 @@ def crop_scales(image: jax.Array, centre: jax.Array, sides: jax.Array,
     sides: [S] float window sides in pixels.
     out_size: output side in pixels (static).
     fill: [C] float32 padding colour.
+    image_size: optional [2] int (w, h) of the real frame (see above).
 
   Returns:
     [S, out_size, out_size, C] float32 crops.
   """
-  return jax.vmap(crop_and_resize, in_axes=(None, None, 0, None, None))(
-      image, centre, sides, out_size, fill)
+  return jax.vmap(crop_and_resize, in_axes=(None, None, 0, None, None, None))(
+      image, centre, sides, out_size, fill, image_size)
 
 
 def mean_colour(image: jax.Array) -> jax.Array:
   """[H, W, C] frame -> [C] float32 mean colour (the original's avgChans)."""
-  return jnp.mean(image.astype(jnp.float32), axis=(0, 1))
+  return jnp.mean(jnp.asarray(image, jnp.float32), axis=(0, 1))

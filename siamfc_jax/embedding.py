@@ -24,6 +24,7 @@ from typing import Sequence
 
 import flax.linen as nn
 import jax
+from jax import lax
 import jax.numpy as jnp
 
 # MatConvNet beta20 (the version the original code names) normalises with
@@ -135,6 +136,39 @@ def he_fan_out(key, shape, dtype=jnp.float32):
   return jax.random.normal(key, shape, dtype) * jnp.sqrt(2.0 / (kh * kw * c_out))
 
 
+class Conv(nn.Module):
+  """A VALID convolution whose groups run as separate convolutions.
+
+  Same parameters as `nn.Conv` (`kernel` [k, k, C_in / groups, C_out] HWIO,
+  optional `bias`) and the same result as `feature_group_count`, but
+  XLA:CPU runs a grouped convolution about 2x slower than the groups one by
+  one (measured on conv2 of SiamFC), so the groups are split here.
+  """
+
+  layer: ConvSpec
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C_in] float32 -> [B, H', W', C_out] float32."""
+    layer, g = self.layer, self.layer.groups
+    c_in = x.shape[-1]
+    if c_in % g or layer.features % g:
+      raise ValueError(f"{self.name}: {c_in} inputs and {layer.features} "
+                       f"outputs do not split into {g} groups")
+    kernel = self.param("kernel", he_fan_out,
+                        (layer.kernel, layer.kernel, c_in // g, layer.features))
+    # One convolution per group; a no-op split when groups == 1.
+    y = jnp.concatenate([
+        lax.conv_general_dilated(
+            x_part, k_part, window_strides=(layer.stride, layer.stride),
+            padding="VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        for x_part, k_part in zip(jnp.split(x, g, axis=-1),
+                                  jnp.split(kernel, g, axis=-1))], axis=-1)
+    if layer.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (layer.features,))
+    return y
+
+
 class Embedding(nn.Module):
   """phi: [B, H, W, 3] float32 images in [0, 255] -> [B, H', W', C] features.
 
@@ -148,10 +182,7 @@ class Embedding(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     """Args: x: [B, H, W, 3] float32; train: BN uses batch statistics."""
     for i, layer in enumerate(self.spec.layers, start=1):
-      x = nn.Conv(layer.features, (layer.kernel, layer.kernel),
-                  strides=(layer.stride, layer.stride), padding="VALID",
-                  feature_group_count=layer.groups, use_bias=layer.use_bias,
-                  kernel_init=he_fan_out, name=f"conv{i}")(x)
+      x = Conv(layer, name=f"conv{i}")(x)
       if layer.batch_norm:
         x = nn.BatchNorm(use_running_average=not train,
                          momentum=self.spec.bn_momentum,

@@ -75,3 +75,60 @@ def original_window(box_1based, context: float = 0.5, scale: float = 1.0):
   ymin = matlab_round(y + h / 2 - (sz + 1) / 2)
   # 1-based pixel k covers [k - 1, k) in continuous 0-based coordinates.
   return (xmin - 1 + sz / 2, ymin - 1 + sz / 2), float(sz)
+
+
+def conv2d_brute_force(x: np.ndarray, kernel: np.ndarray,
+                       bias: np.ndarray | None = None, stride: int = 1,
+                       groups: int = 1) -> np.ndarray:
+  """Valid grouped convolution (correlation) by explicit patch products.
+
+  Args:
+    x: [H, W, C_in] input.
+    kernel: [k, k, C_in / groups, C_out] (MatConvNet / Flax HWIO layout).
+    bias: [C_out] or None.
+    stride: step between output positions.
+    groups: input and output channels split into this many blocks.
+
+  Returns:
+    [(H - k) // stride + 1, (W - k) // stride + 1, C_out] float64.
+  """
+  k, _, c_group, c_out = kernel.shape
+  h_out = (x.shape[0] - k) // stride + 1
+  w_out = (x.shape[1] - k) // stride + 1
+  o_group = c_out // groups
+  out = np.zeros((h_out, w_out, c_out))
+  for i in range(h_out):
+    for j in range(w_out):
+      patch = x[i * stride:i * stride + k, j * stride:j * stride + k]
+      for g in range(groups):
+        out[i, j, g * o_group:(g + 1) * o_group] = np.tensordot(
+            patch[..., g * c_group:(g + 1) * c_group].astype(np.float64),
+            kernel[..., g * o_group:(g + 1) * o_group].astype(np.float64),
+            axes=3)
+  return out if bias is None else out + bias
+
+
+def max_pool3_brute_force(x: np.ndarray, stride: int) -> np.ndarray:
+  """3x3 valid max-pooling of [H, W, C] with the given stride."""
+  h_out = (x.shape[0] - 3) // stride + 1
+  w_out = (x.shape[1] - 3) // stride + 1
+  out = np.empty((h_out, w_out, x.shape[2]), x.dtype)
+  for i in range(h_out):
+    for j in range(w_out):
+      out[i, j] = x[i * stride:i * stride + 3,
+                    j * stride:j * stride + 3].max(axis=(0, 1))
+  return out
+
+
+def matconvnet_bnorm_test(x: np.ndarray, gain, offset,
+                          moments) -> np.ndarray:
+  """`vl_nnbnorm` in test mode: (x - mu) / sigma * gain + offset.
+
+  Args:
+    x: [..., C] input.
+    gain, offset: [C] (or [C, 1], as stored in the .mat).
+    moments: [C, 2] = [mu, sigma], used as stored (no epsilon added).
+  """
+  moments = np.asarray(moments, np.float64)
+  return ((x - moments[:, 0]) / moments[:, 1] * np.ravel(gain)
+          + np.ravel(offset))

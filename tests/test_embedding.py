@@ -1,6 +1,5 @@
 """Tests of the embedding phi (Table 1) and the SiamFC head."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,7 +33,7 @@ def test_conv_activations_have_table_1_shapes(size, side):
 
   def run(v, x):
     return net.apply(v, x, capture_intermediates=lambda m, _: isinstance(
-        m, nn.Conv))
+        m, embedding.Conv))
 
   out, state = jax.eval_shape(
       run, {"params": variables["params"]["embedding"],
@@ -47,6 +46,18 @@ def test_conv_activations_have_table_1_shapes(size, side):
           2, sides[column - 1], sides[column - 1], channels), name
   assert out.shape == (2, side, side, 256)
   assert spec.total_stride == 8
+
+
+def test_split_group_conv_equals_a_grouped_convolution():
+  layer = embedding.ConvSpec(6, 3, stride=2, groups=2, use_bias=True)
+  conv = embedding.Conv(layer)
+  x = jax.random.normal(jax.random.key(0), (2, 9, 9, 4))
+  variables = conv.init(jax.random.key(1), x)
+  want = jax.lax.conv_general_dilated(
+      x, variables["params"]["kernel"], (2, 2), "VALID",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=2)
+  np.testing.assert_allclose(conv.apply(variables, x),
+                             want + variables["params"]["bias"], atol=1e-5)
 
 
 def test_no_padding_receptive_field_is_87():

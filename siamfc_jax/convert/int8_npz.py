@@ -17,7 +17,6 @@ holds no strides or pooling: those are the paper's (Table 1).
 
 from __future__ import annotations
 
-import re
 import zipfile
 
 import numpy as np
@@ -26,11 +25,16 @@ from siamfc_jax import embedding as embedding_lib
 from siamfc_jax import model as model_lib
 from siamfc_jax.convert import common
 
-# Table 1 of the paper: (stride, relu, pool stride) of conv1..conv5. The
-# export folds BN, so every layer is conv + bias.
-_TOPOLOGY = ((2, True, 2), (1, True, 2), (1, True, 0), (1, True, 0),
-             (1, False, 0))
-_KEY = re.compile(r"^(conv(\d+))(?:_b(\d+))?_(w_q|w_scale|b_q|b_scale)$")
+# Table 1 of the paper: (stride, relu, pool stride) of conv1..conv5 and the
+# file's name for each feature group. The export folds BN, so every layer
+# is conv + bias.
+_LAYERS = (
+    (2, True, 2, ("conv1",)),
+    (1, True, 2, ("conv2_b1", "conv2_b2")),
+    (1, True, 0, ("conv3",)),
+    (1, True, 0, ("conv4_b1", "conv4_b2")),
+    (1, False, 0, ("conv5_b1", "conv5_b2")),
+)
 _PARTS = ("w_q", "w_scale", "b_q", "b_scale")
 _ADJUST = ("adjust_weight", "adjust_bias")
 
@@ -40,8 +44,9 @@ def _read(path) -> dict[str, np.ndarray]:
   try:
     with np.load(path, allow_pickle=False) as npz:
       return {key: npz[key] for key in npz.files}
-  except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
-          zipfile.LargeZipFile) as e:
+  except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError,
+          zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+    # TypeError / AttributeError: a plain .npy, not an archive.
     raise common.file_error(path, f"not a readable .npz archive ({e})") from e
 
 
@@ -89,50 +94,28 @@ def load_int8_npz(path) -> tuple[embedding_lib.ModelSpec, dict]:
       shapes or dtypes, NaN/inf; the message names the file and parameter.
   """
   arrays = _read(path)
-  # Which groups each layer has, from the names themselves.
-  groups: dict[int, set[int]] = {}
-  unexpected = []
-  for key in arrays:
-    match = _KEY.match(key)
-    if match:
-      groups.setdefault(int(match.group(2)), set()).add(
-          int(match.group(3) or 0))
-    elif key not in _ADJUST:
-      unexpected.append(key)
-  if sorted(groups) != list(range(1, len(_TOPOLOGY) + 1)):
-    found = [f"conv{i}" for i in sorted(groups)]
-    raise common.file_error(path, f"expected layers conv1..conv"
-                            f"{len(_TOPOLOGY)}, found {found}")
-  expected = []
-  for i, branch in groups.items():
-    names = ([f"conv{i}"] if branch == {0} else
-             [f"conv{i}_b{g}" for g in range(1, max(branch) + 1)])
-    expected += [f"{name}_{part}" for name in names for part in _PARTS]
-  common.check_names(path, arrays, expected, optional=_ADJUST)
-  if unexpected:  # Names that match no pattern at all.
-    common.check_names(path, unexpected, [])
+  common.check_names(path, arrays, [
+      f"{name}_{part}" for *_, names in _LAYERS for name in names
+      for part in _PARTS], optional=_ADJUST)
 
   conv_specs, layers, c_in = [], [], 3
-  for i, (stride, relu, pool) in enumerate(_TOPOLOGY, start=1):
-    n = max(groups[i])
-    names = [f"conv{i}"] if n == 0 else [f"conv{i}_b{g}"
-                                        for g in range(1, n + 1)]
+  for stride, relu, pool, names in _LAYERS:
     parts = [_dequantise(path, arrays, name) for name in names]
     for name, (kernel, _) in zip(names, parts):
-      if kernel.shape[1:] != parts[0][0].shape[1:]:
+      if kernel.shape != parts[0][0].shape:
         raise common.file_error(path, f"parameter '{name}_w_q' has shape "
                                 f"{kernel.shape}, unlike its other group "
                                 f"{parts[0][0].shape}")
     kernel = np.concatenate([k for k, _ in parts])  # [out, kh, kw, in]
     bias = np.concatenate([b for _, b in parts])
     c_out, k, _, k_in = kernel.shape
-    n_groups = common.groups_of(path, f"{names[0]}_w_q", c_in, k_in, c_out)
-    if n_groups != len(names):
-      raise common.file_error(path, f"parameter '{names[0]}_w_q': input "
-                              f"depth {k_in} of {c_in} channels means "
-                              f"{n_groups} groups, the file has {len(names)}")
+    groups = common.groups_of(path, f"{names[0]}_w_q", c_in, k_in, c_out)
+    if groups != len(names):
+      raise common.file_error(path, f"parameter '{names[0]}_w_q' has input "
+                              f"depth {k_in} for {c_in} channels: "
+                              f"{groups} groups, not {len(names)}")
     conv_specs.append(embedding_lib.ConvSpec(
-        c_out, k, stride=stride, groups=n_groups, batch_norm=False,
+        c_out, k, stride=stride, groups=groups, batch_norm=False,
         use_bias=True, relu=relu, pool_stride=pool))
     layers.append(common.LayerArrays(kernel.transpose(1, 2, 3, 0), bias))
     c_in = c_out

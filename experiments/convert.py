@@ -1,0 +1,90 @@
+r"""Converts pretrained weights into a siamfc_jax checkpoint.
+
+  python -m experiments.convert \
+      --src=$SIAMFC_DATA/weights/siamfc_2016-08-17_int8/siamfc_int8_exact.npz \
+      --out=runs/siamfc_original
+
+Prints the imported parameters (name, shape) and the spec. Nothing is
+written unless the import succeeds (and then atomically).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from siamfc_jax import checkpoints
+from siamfc_jax import convert as convert_lib
+from siamfc_jax.convert import common
+
+_SRC = flags.DEFINE_string("src", None, "Weights file (.npz, .mat, .pth).")
+_OUT = flags.DEFINE_string("out", None, "Checkpoint directory to create.")
+_FORMAT = flags.DEFINE_enum("format", "auto", ("auto",) + convert_lib.FORMATS,
+                            "Importer; 'auto' picks it from the suffix.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Replace an existing checkpoint.")
+
+
+def _jsonable(value: Any) -> Any:
+  """Extras (NumPy arrays, nested dicts/lists) as JSON-friendly values."""
+  if isinstance(value, dict):
+    return {str(k): _jsonable(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_jsonable(v) for v in value]
+  if isinstance(value, (np.ndarray, np.generic)):
+    return np.asarray(value).tolist()
+  return value
+
+
+def describe(spec, variables) -> str:
+  """A table of every imported array, then the spec's layers."""
+  rows = [(name, "x".join(map(str, np.shape(value))) or "scalar")
+          for name, value in sorted(common.flatten(variables).items())]
+  width = max(len(name) for name, _ in rows)
+  lines = [f"{'parameter':<{width}}  shape", "-" * (width + 16)]
+  lines += [f"{name:<{width}}  {shape}" for name, shape in rows]
+  lines.append(f"\nspec: bn_epsilon={spec.bn_epsilon} "
+               f"bn_momentum={spec.bn_momentum} "
+               f"total_stride={spec.total_stride}")
+  for i, layer in enumerate(spec.layers, start=1):
+    lines.append(f"  conv{i}: {layer}")
+  return "\n".join(lines)
+
+
+def convert(src: str, out: str, fmt: str = "auto", overwrite: bool = False):
+  """Imports `src` and saves it as a checkpoint at `out`.
+
+  Returns:
+    (spec, variables) as imported.
+
+  Raises:
+    FileNotFoundError, ValueError: from the importer (then `out` is not
+      created), FileExistsError if `out` exists without `overwrite`.
+  """
+  fmt = convert_lib.detect_format(src) if fmt == "auto" else fmt
+  spec, variables, extras = convert_lib.load(src, fmt)
+  config = {"source": str(src), "format": fmt, "extras": _jsonable(extras)}
+  checkpoints.save(out, spec, variables, config, overwrite=overwrite)
+  return spec, variables
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes.
+  try:
+    spec, variables = convert(_SRC.value, _OUT.value, _FORMAT.value,
+                              _OVERWRITE.value)
+  except (FileNotFoundError, FileExistsError, ValueError) as e:
+    sys.exit(f"conversion failed, nothing written: {e}")
+  print(describe(spec, variables))
+  print(f"\nwrote {_OUT.value}")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["src", "out"])
+  app.run(main)

@@ -1,0 +1,561 @@
+"""Reads tracking sequences (frames + ground truth) from OTB, VOT and GOT-10k.
+
+Every reader returns a `Sequence` whose boxes follow the one convention of
+`siamfc_jax.boxes`: float `[x, y, w, h]` in pixels, 0-based top-left, in
+continuous coordinates (pixel column j covers [j, j + 1)). Conversions:
+
+* OTB (`img/` + `groundtruth_rect.txt`): files are 1-based, so x and y get
+  -1. Separators may be commas, tabs, spaces or a mix. Several targets
+  (`groundtruth_rect.1.txt`, `.2.txt`, ...) become sequences `Name.1`,
+  `Name.2`, as the got10k toolkit names them.
+* VOT (`groundtruth.txt`, frames in the folder, `color/` or `img/`): 0-based
+  polygons `x1,y1,...,x4,y4` become the axis-aligned box of the original
+  SiamFC `get_axis_aligned_BB.m` (see `polygon_to_box`); 4-value lines are
+  already `x,y,w,h`. The polygons are kept in `meta['polygons']`.
+* GOT-10k (`groundtruth.txt` + `absence.label`, `cover.label`, ...; frames
+  in the folder): 0-based `x,y,w,h`, comma separated. Frames whose
+  `absence.label` is 1 get NaN boxes.
+
+Frames are the `*.jpg`, `*.jpeg`, `*.png` and `*.bmp` files of the frame
+folder, sorted by the last number in their names (`2.jpg` before `10.jpg`).
+
+Malformed input raises `FileNotFoundError` (missing folder, no frames) or
+`ValueError` naming the file and, for ground truth, the 1-based line and its
+text.
+"""
+
+import configparser
+import dataclasses
+import math
+import os
+import pathlib
+import re
+from typing import Any, Literal
+
+import numpy as np
+
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+# What a frame-count mismatch does when the ground truth is shorter.
+ShortGroundTruth = Literal["error", "trim", "pad"]
+
+_SEPARATORS = re.compile(r"[,\s]+")
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+_OTB_TARGET = re.compile(r"^groundtruth_rect\.(\d+)\.txt$")
+# Files whose presence marks a GOT-10k sequence (VOT has none of them).
+_GOT10K_MARKERS = ("absence.label", "cover.label", "cut_by_image.label",
+                   "meta_info.ini")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Sequence:
+  """One annotated video: frame paths and one box per frame.
+
+  Attributes:
+    name: sequence name (folder name; `Name.k` for target k of OTB).
+    frames: N frame paths in temporal order.
+    boxes: [N, 4] float64 read-only ground truth `[x, y, w, h]` (convention of
+      `siamfc_jax.boxes`), NaN rows where the target is absent or the frame
+      is not annotated.
+    meta: format-specific extras: always `format` ('otb', 'vot', 'got10k',
+      'folder') and `gt_file` (or None); VOT adds `polygons` ([N, 8] float64)
+      and `tags` (name -> [N] bool); GOT-10k adds `absence`, `cut_by_image`
+      ([N] bool), `cover` ([N] int, 0-8), `info` (meta_info.ini, str -> str)
+      and `resolution` ((W, H) ints) when present; OTB adds `target`.
+  """
+
+  name: str
+  frames: tuple[str, ...]
+  boxes: np.ndarray
+  meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    frames = tuple(str(f) for f in self.frames)
+    boxes = np.array(self.boxes, dtype=np.float64)
+    if boxes.shape != (len(frames), 4):
+      raise ValueError(
+          f"sequence {self.name!r}: boxes must be [{len(frames)}, 4] (one per "
+          f"frame), got shape {boxes.shape}")
+    boxes.setflags(write=False)
+    object.__setattr__(self, "frames", frames)
+    object.__setattr__(self, "boxes", boxes)
+
+  def __len__(self) -> int:
+    return len(self.frames)
+
+
+def polygon_to_box(polygons: np.ndarray) -> np.ndarray:
+  """Axis-aligned boxes of VOT polygons, as the original SiamFC computes them.
+
+  Follows `get_axis_aligned_BB.m` (and got10k's `VOT._corner2rect`): the
+  centre is the mean of the four corners; the min/max bounding rectangle is
+  scaled by s = sqrt(A_poly / A_bbox) to keep the polygon's area, where
+  A_poly = |p1 - p2| * |p2 - p3| (two adjacent edges: a rectangle assumption,
+  not the shoelace area); then w = s (x2 - x1) + 1 and h = s (y2 - y1) + 1.
+  A degenerate polygon (zero-area bounding rectangle) uses s = 1.
+
+  Args:
+    polygons: [..., 8] float corners `x1, y1, ..., x4, y4`, 0-based pixels.
+
+  Returns:
+    [..., 4] float64 boxes `[cx - w / 2, cy - h / 2, w, h]`.
+  """
+  p = np.asarray(polygons, dtype=np.float64)
+  if p.shape[-1] != 8:
+    raise ValueError(f"polygons must have 8 values per row, got {p.shape}")
+  xs, ys = p[..., 0::2], p[..., 1::2]
+  cx, cy = xs.mean(-1), ys.mean(-1)
+  x1, x2 = xs.min(-1), xs.max(-1)
+  y1, y2 = ys.min(-1), ys.max(-1)
+  a_poly = (np.hypot(p[..., 0] - p[..., 2], p[..., 1] - p[..., 3]) *
+            np.hypot(p[..., 2] - p[..., 4], p[..., 3] - p[..., 5]))
+  a_bbox = (x2 - x1) * (y2 - y1)
+  with np.errstate(divide="ignore", invalid="ignore"):
+    s = np.where(a_bbox > 0, np.sqrt(a_poly / a_bbox), 1.0)
+  w = s * (x2 - x1) + 1
+  h = s * (y2 - y1) + 1
+  return np.stack([cx - w / 2, cy - h / 2, w, h], axis=-1)
+
+
+def box_to_polygon(boxes: np.ndarray) -> np.ndarray:
+  """[..., 4] boxes -> [..., 8] corners (top-left, clockwise in image)."""
+  b = np.asarray(boxes, dtype=np.float64)
+  x, y, w, h = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+  return np.stack([x, y, x + w, y, x + w, y + h, x, y + h], axis=-1)
+
+
+def list_frames(folder: os.PathLike | str) -> list[pathlib.Path]:
+  """Image files of a folder, sorted by the last number in their names.
+
+  Args:
+    folder: a directory.
+
+  Returns:
+    Paths of the non-hidden `*.jpg`, `*.jpeg`, `*.png`, `*.bmp` files
+    (any case), ordered by (last number in the stem, name); empty if none.
+  """
+  folder = pathlib.Path(folder)
+  files = [
+      folder / e.name for e in os.scandir(folder)
+      if e.is_file() and not e.name.startswith(".")
+      and e.name.lower().endswith(FRAME_EXTENSIONS)
+  ]
+
+  def key(path):
+    match = _LAST_NUMBER.search(path.stem)
+    return (int(match.group(1)) if match else math.inf, path.name)
+
+  return sorted(files, key=key)
+
+
+def _frames_in(folder: pathlib.Path, subdirs: tuple[str, ...],
+               layout: str) -> list[pathlib.Path]:
+  """Frames of the first of `subdirs` ('' = the folder) that has any."""
+  searched = []
+  for sub in subdirs:
+    where = folder / sub if sub else folder
+    if where.is_dir():
+      frames = list_frames(where)
+      if frames:
+        return frames
+      searched.append(str(where))
+  if not searched:
+    names = ", ".join(f"{s}/" for s in subdirs if s)
+    raise FileNotFoundError(
+        f"{folder}: no frames folder ({names}) of the {layout} layout")
+  raise FileNotFoundError(
+      f"{' or '.join(searched)}: no frames (expected "
+      f"{', '.join('*' + e for e in FRAME_EXTENSIONS)})")
+
+
+def read_numbers(path: os.PathLike | str, counts: tuple[int, ...],
+                 return_counts: bool = False):
+  """Parses a text file of numbers, one record per line.
+
+  Values may be separated by commas, tabs, spaces or a mix; `nan`/`NaN` is a
+  number. Trailing blank lines and a missing final newline are accepted.
+
+  Args:
+    path: the file.
+    counts: allowed numbers of values per line (e.g. (4,) or (4, 8)).
+
+    return_counts: also return how many values each line had.
+
+  Returns:
+    [L, max(counts)] float64 values; shorter rows are NaN padded (only when
+    several counts are allowed). With `return_counts`, also [L] int counts.
+
+  Raises:
+    FileNotFoundError: the file does not exist.
+    ValueError: empty file, blank line before the end, a non-numeric value or
+      a wrong number of values; the message names the file, line and text.
+  """
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f"{path}: ground-truth file not found")
+  lines = path.read_text(encoding="utf-8-sig").splitlines()
+  while lines and not lines[-1].strip():
+    lines.pop()
+  if not lines:
+    raise ValueError(f"{path}: empty file, expected one line per frame")
+  rows = np.full((len(lines), max(counts)), np.nan)
+  lengths = np.zeros(len(lines), dtype=np.int64)
+  want = " or ".join(str(c) for c in counts)
+  for i, line in enumerate(lines):
+    text = line.strip()
+    where = f"{path}:{i + 1}"
+    if not text:
+      raise ValueError(f"{where}: blank line, expected {want} numbers")
+    tokens = _SEPARATORS.split(text)
+    try:
+      values = [float(t) for t in tokens]
+    except ValueError:
+      raise ValueError(f"{where}: non-numeric value in line {text!r}, "
+                       f"expected {want} numbers") from None
+    if len(values) not in counts:
+      raise ValueError(f"{where}: {len(values)} values in line {text!r}, "
+                       f"expected {want}")
+    rows[i, :len(values)] = values
+    lengths[i] = len(values)
+  return (rows, lengths) if return_counts else rows
+
+
+def _match_lengths(gt_file: pathlib.Path, boxes: np.ndarray,
+                   frames: list[pathlib.Path],
+                   short_gt: ShortGroundTruth):
+  """Checks one ground-truth row per frame, applying the short-gt policy."""
+  n, m = len(frames), len(boxes)
+  if m == n:
+    return boxes, frames
+  message = f"{gt_file}: {m} ground-truth lines but {n} frames"
+  if m > n or short_gt == "error":
+    raise ValueError(message + " (expected one line per frame)")
+  if short_gt == "trim":
+    return boxes, frames[:m]
+  if short_gt == "pad":
+    pad = np.full((n - m, boxes.shape[1]), np.nan)
+    return np.concatenate([boxes, pad]), frames
+  raise ValueError(f"short_gt must be 'error', 'trim' or 'pad', "
+                   f"got {short_gt!r}")
+
+
+def otb_targets(path: os.PathLike | str) -> list[int | None]:
+  """Targets annotated in an OTB folder: [None] or [1, 2, ...] (or [])."""
+  path = pathlib.Path(path)
+  numbered = sorted(
+      int(m.group(1)) for m in (_OTB_TARGET.match(e.name)
+                                for e in os.scandir(path)) if m)
+  if (path / "groundtruth_rect.txt").is_file():
+    return [None]
+  return numbered
+
+
+def read_otb(path: os.PathLike | str, target: int | None = None,
+             short_gt: ShortGroundTruth = "error") -> Sequence:
+  """Reads an OTB-style sequence folder (`img/` + `groundtruth_rect.txt`).
+
+  Args:
+    path: the sequence folder; its name names the sequence.
+    target: for multi-target folders, k selects `groundtruth_rect.k.txt`
+      and names the sequence `Name.k`; None reads `groundtruth_rect.txt`.
+    short_gt: what to do when the ground truth has fewer lines than there
+      are frames (OTB sequences whose annotation stops early, like Diving):
+      'error' (default), 'trim' the frames to the annotated ones (as the
+      got10k toolkit does) or 'pad' the boxes with NaN rows. More lines than
+      frames is always an error.
+
+  Returns:
+    The sequence; boxes converted from 1-based to 0-based (x - 1, y - 1).
+
+  Raises:
+    FileNotFoundError: no ground-truth file, no `img/` or no frames in it.
+    ValueError: malformed ground truth, or a line count that does not match
+      the frames; several targets and `target` None.
+  """
+  path = pathlib.Path(path)
+  if target is None:
+    gt_file = path / "groundtruth_rect.txt"
+    if not gt_file.is_file():
+      found = otb_targets(path) if path.is_dir() else []
+      if found:
+        raise ValueError(
+            f"{path}: several targets {found} "
+            f"(groundtruth_rect.k.txt); pass target=k or use read_dataset")
+      raise FileNotFoundError(f"{gt_file}: ground-truth file not found")
+    name = path.name
+  else:
+    gt_file = path / f"groundtruth_rect.{target}.txt"
+    name = f"{path.name}.{target}"
+  boxes = read_numbers(gt_file, (4,))
+  frames = _frames_in(path, ("img",), "OTB")
+  boxes, frames = _match_lengths(gt_file, boxes, frames, short_gt)
+  boxes = boxes.copy()
+  boxes[:, :2] -= 1  # OTB is 1-based.
+  meta = {"format": "otb", "gt_file": str(gt_file), "target": target}
+  return Sequence(name, tuple(frames), boxes, meta)
+
+
+def _read_label(path: pathlib.Path, n: int) -> np.ndarray:
+  """[n] float64 per-frame label values (a shorter file is zero padded)."""
+  values = read_numbers(path, (1,))[:, 0]
+  if len(values) > n:
+    raise ValueError(f"{path}: {len(values)} lines but {n} frames "
+                     "(expected at most one line per frame)")
+  return np.concatenate([values, np.zeros(n - len(values))])
+
+
+def read_vot(path: os.PathLike | str) -> Sequence:
+  """Reads a VOT sequence folder (`groundtruth.txt`; frames in `color/`,
+  `img/` or the folder itself, searched in that order).
+
+  Ground-truth lines are 0-based polygons `x1,y1,...,x4,y4` (converted with
+  `polygon_to_box`) or rectangles `x,y,w,h`. Per-frame attribute files
+  (`*.tag`, `*.label`, one 0/1 per line, possibly shorter than the
+  sequence) go to `meta['tags']`.
+
+  Args:
+    path: the sequence folder.
+
+  Returns:
+    The sequence; `meta['polygons']` holds [N, 8] float64 polygons (4-value
+    lines as their rectangle's corners).
+
+  Raises:
+    FileNotFoundError: no `groundtruth.txt` or no frames.
+    ValueError: malformed ground truth or a line count other than the
+      number of frames.
+  """
+  path = pathlib.Path(path)
+  gt_file = path / "groundtruth.txt"
+  rows, lengths = read_numbers(gt_file, (4, 8), return_counts=True)
+  frames = _frames_in(path, ("color", "img", ""), "VOT")
+  rows, frames = _match_lengths(gt_file, rows, frames, "error")
+  is_rect = lengths == 4
+  boxes = np.where(is_rect[:, None], rows[:, :4], polygon_to_box(rows))
+  polygons = np.where(is_rect[:, None], box_to_polygon(rows[:, :4]), rows)
+  tags = {}
+  for entry in sorted(os.scandir(path), key=lambda e: e.name):
+    if entry.name.endswith((".tag", ".label")) and entry.is_file():
+      label = _read_label(path / entry.name, len(frames))
+      tags[entry.name.rsplit(".", 1)[0]] = label != 0
+  meta = {"format": "vot", "gt_file": str(gt_file), "polygons": polygons,
+          "tags": tags}
+  return Sequence(path.name, tuple(frames), boxes, meta)
+
+
+def _read_meta_info(path: pathlib.Path) -> dict[str, str]:
+  """GOT-10k `meta_info.ini` ('key: value' lines under [METAINFO])."""
+  parser = configparser.ConfigParser(interpolation=None)
+  text = path.read_text(encoding="utf-8-sig")
+  if not text.lstrip().startswith("["):
+    text = "[METAINFO]\n" + text
+  try:
+    parser.read_string(text, source=str(path))
+  except configparser.Error as e:
+    raise ValueError(f"{path}: not a 'key: value' ini file ({e})") from None
+  info = {}
+  for section in parser.sections():
+    info.update(parser[section])
+  return info
+
+
+def read_got10k(path: os.PathLike | str) -> Sequence:
+  """Reads a GOT-10k sequence folder.
+
+  Layout: frames (`00000001.jpg`, ...) in the folder, `groundtruth.txt`
+  (0-based `x,y,w,h`, comma separated), and in train/val also
+  `absence.label`, `cover.label`, `cut_by_image.label` (one value per frame)
+  and `meta_info.ini`. A ground truth of a single line (the test split
+  annotates only the first frame) is padded with NaN rows; otherwise it must
+  have one line per frame. Frames marked absent get NaN boxes.
+
+  Args:
+    path: the sequence folder.
+
+  Returns:
+    The sequence, with the labels and `meta_info.ini` (and `resolution` as
+    (W, H) when given there) in `meta`.
+
+  Raises:
+    FileNotFoundError: no `groundtruth.txt` or no frames.
+    ValueError: malformed ground truth or labels, or mismatched lengths.
+  """
+  path = pathlib.Path(path)
+  gt_file = path / "groundtruth.txt"
+  boxes = read_numbers(gt_file, (4,))
+  frames = _frames_in(path, ("",), "GOT-10k")
+  n = len(frames)
+  boxes, frames = _match_lengths(gt_file, boxes, frames,
+                                 "pad" if len(boxes) == 1 else "error")
+  boxes = boxes.copy()
+  meta: dict[str, Any] = {"format": "got10k", "gt_file": str(gt_file)}
+  for label, dtype in (("absence", bool), ("cover", np.int64),
+                       ("cut_by_image", bool)):
+    label_file = path / f"{label}.label"
+    if label_file.is_file():
+      values = read_numbers(label_file, (1,))[:, 0]
+      if len(values) != n:
+        raise ValueError(f"{label_file}: {len(values)} lines but {n} frames "
+                         "(expected one line per frame)")
+      meta[label] = values.astype(dtype)
+  if "absence" in meta:
+    boxes[meta["absence"]] = np.nan
+  info_file = path / "meta_info.ini"
+  if info_file.is_file():
+    meta["info"] = _read_meta_info(info_file)
+    numbers = re.findall(r"\d+", meta["info"].get("resolution", ""))
+    if len(numbers) == 2:
+      meta["resolution"] = (int(numbers[0]), int(numbers[1]))
+  return Sequence(path.name, tuple(frames), boxes, meta)
+
+
+def read_folder(path: os.PathLike | str, box) -> Sequence:
+  """A plain folder of frames with only the first frame's box.
+
+  Args:
+    path: folder holding the frames (or their `img/` or `color/` subfolder).
+    box: [4] float initial box `[x, y, w, h]` (convention of
+      `siamfc_jax.boxes`), w and h > 0.
+
+  Returns:
+    The sequence; rows 1.. of `boxes` are NaN (unannotated).
+
+  Raises:
+    FileNotFoundError: no frames.
+    ValueError: the box is not 4 finite numbers with positive size.
+  """
+  path = pathlib.Path(path)
+  box = np.asarray(box, dtype=np.float64)
+  if box.shape != (4,) or not np.all(np.isfinite(box)) or np.any(box[2:] <= 0):
+    raise ValueError(f"initial box must be 4 finite numbers [x, y, w, h] "
+                     f"with w, h > 0, got {box.tolist()}")
+  frames = _frames_in(path, ("", "img", "color"), "plain")
+  boxes = np.full((len(frames), 4), np.nan)
+  boxes[0] = box
+  return Sequence(path.name, tuple(frames), boxes,
+                  {"format": "folder", "gt_file": None})
+
+
+def detect_layout(path: os.PathLike | str) -> str | None:
+  """'otb', 'vot', 'got10k' or None (not a sequence folder), by file names."""
+  path = pathlib.Path(path)
+  if not path.is_dir():
+    return None
+  if (path / "groundtruth.txt").is_file():
+    if any((path / m).is_file() for m in _GOT10K_MARKERS):
+      return "got10k"
+    return "vot"
+  if otb_targets(path):
+    return "otb"
+  return None
+
+
+def read_sequence(path: os.PathLike | str,
+                  target: int | None = None) -> Sequence:
+  """Reads a sequence folder of any supported layout (see `detect_layout`).
+
+  Args:
+    path: the sequence folder.
+    target: for multi-target OTB folders, the target number (see
+      `read_otb`).
+
+  Returns:
+    The sequence.
+
+  Raises:
+    FileNotFoundError: the folder does not exist.
+    ValueError: the folder matches no layout, or its files are malformed.
+  """
+  path = pathlib.Path(path)
+  if not path.is_dir():
+    raise FileNotFoundError(f"{path}: sequence folder not found")
+  layout = detect_layout(path)
+  if layout == "otb":
+    return read_otb(path, target)
+  if layout == "vot":
+    return read_vot(path)
+  if layout == "got10k":
+    return read_got10k(path)
+  raise ValueError(
+      f"{path}: not a sequence folder (expected groundtruth_rect.txt for OTB "
+      f"or groundtruth.txt for VOT / GOT-10k)")
+
+
+def _layout_as(folder: pathlib.Path, kind: str) -> str | None:
+  """The layout to read `folder` with: detected for 'auto', else `kind` when
+  the folder has that layout's ground-truth file (a GOT-10k test folder has
+  no labels and would be detected as VOT), else None."""
+  if kind == "auto":
+    return detect_layout(folder)
+  if kind == "otb":
+    return "otb" if folder.is_dir() and otb_targets(folder) else None
+  return kind if (folder / "groundtruth.txt").is_file() else None
+
+
+def _read_as(path: pathlib.Path, layout: str) -> list[Sequence]:
+  """All sequences (OTB targets expanded) of one folder of a known layout."""
+  if layout == "otb":
+    return [read_otb(path, t) for t in otb_targets(path)]
+  if layout == "vot":
+    return [read_vot(path)]
+  return [read_got10k(path)]
+
+
+def read_dataset(root: os.PathLike | str,
+                 kind: Literal["otb", "vot", "got10k", "auto"] = "auto"
+                 ) -> list[Sequence]:
+  """Reads every sequence of a dataset folder.
+
+  With a `list.txt` (VOT, GOT-10k) its names, one per line, are the
+  sequences, in its order. Otherwise every subfolder of `root` that looks
+  like a sequence of `kind` (has its ground-truth file; any layout, detected
+  by `detect_layout`, for 'auto') is read, sorted by name; other subfolders
+  are ignored. Multi-target OTB folders give one sequence
+  per target (`Name.1`, `Name.2`).
+
+  Args:
+    root: the dataset folder.
+    kind: 'otb', 'vot', 'got10k', or 'auto' to detect each folder's layout.
+
+  Returns:
+    The sequences.
+
+  Raises:
+    FileNotFoundError: `root` or a folder named in `list.txt` is missing, or
+      no sequence was found.
+    ValueError: unknown kind, a listed folder of another layout, or
+      malformed sequence files.
+  """
+  if kind not in ("otb", "vot", "got10k", "auto"):
+    raise ValueError(f"kind must be 'otb', 'vot', 'got10k' or 'auto', "
+                     f"got {kind!r}")
+  root = pathlib.Path(root)
+  if not root.is_dir():
+    raise FileNotFoundError(f"{root}: dataset folder not found")
+  list_file = root / "list.txt"
+  sequences = []
+  if list_file.is_file():
+    lines = list_file.read_text(encoding="utf-8-sig").splitlines()
+    for i, line in enumerate(lines):
+      name = line.strip()
+      if not name:
+        continue
+      folder = root / name
+      if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{list_file}:{i + 1}: sequence folder {folder} not found")
+      layout = _layout_as(folder, kind)
+      if layout is None:
+        raise ValueError(f"{list_file}:{i + 1}: {folder} is not a "
+                         f"{'sequence' if kind == 'auto' else kind} folder "
+                         "(no ground-truth file)")
+      sequences += _read_as(folder, layout)
+  else:
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+      layout = _layout_as(folder, kind)
+      if layout is not None:
+        sequences += _read_as(folder, layout)
+  if not sequences:
+    raise FileNotFoundError(f"{root}: no {'' if kind == 'auto' else kind + ' '}"
+                            "sequence folders found")
+  return sequences

@@ -1,0 +1,1 @@
+"""Metrics and benchmark protocols (OTB, GOT-10k, VOT)."""

@@ -1,0 +1,304 @@
+"""`Tracker`: the tracker for people (and the got10k toolkit).
+
+    tracker = Tracker.from_checkpoint("ckpt/")       # or Tracker.pretrained()
+    boxes, times = tracker.track(frame_paths, first_box)
+
+Boxes are `[x, y, w, h]` float pixels, 0-based top-left (see `boxes.py`), as
+OTB results and GOT-10k use. Frames are anything PIL or NumPy can hold:
+grayscale, RGB, RGBA, 8- or 16-bit; they are converted to 8-bit RGB on the
+host. All per-frame work happens in one jitted call (`tracking.track_step`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from siamfc_jax import embedding
+from siamfc_jax import model
+from siamfc_jax import tracking
+
+Frame = Any  # a path, a PIL image or an [H, W(, C)] array
+
+
+def load_frame(frame: Frame) -> np.ndarray:
+  """Reads and converts one frame to [H, W, 3] uint8 RGB.
+
+  Args:
+    frame: a file path, a PIL image, or an array [H, W], [H, W, 1],
+      [H, W, 3] or [H, W, 4] of uint8, uint16 (scaled by 1/257) or float in
+      [0, 255]. Grayscale is replicated, alpha dropped.
+
+  Returns:
+    [H, W, 3] uint8 array.
+
+  Raises:
+    FileNotFoundError, ValueError: naming the file or the shape/dtype.
+  """
+  if isinstance(frame, (str, os.PathLike)):
+    if not os.path.isfile(frame):
+      raise FileNotFoundError(f"frame not found: {frame}")
+    try:
+      with Image.open(frame) as img:
+        img.load()
+        return load_frame(img)
+    except (OSError, SyntaxError) as e:
+      raise ValueError(f"cannot decode frame {frame}: {e}") from e
+  if isinstance(frame, Image.Image):
+    if frame.mode in ("I;16", "I;16B", "I;16L", "I"):
+      frame = np.asarray(frame)
+    else:
+      return np.asarray(frame.convert("RGB"))
+  a = np.asarray(frame)
+  if a.ndim == 3 and a.shape[2] in (1, 3, 4):
+    a = a[..., :3] if a.shape[2] != 1 else a[..., 0]
+  if a.ndim == 2:
+    a = np.repeat(a[..., None], 3, axis=2)
+  if a.ndim != 3 or a.shape[2] != 3 or min(a.shape[:2]) < 1:
+    raise ValueError(f"frame must be [H, W], [H, W, 1|3|4]; got {a.shape}")
+  if a.dtype == np.uint8:
+    return a
+  if a.dtype == np.uint16 or (a.dtype.kind in "iu" and a.max(initial=0) > 255):
+    return np.clip(np.rint(a / 257.0), 0, 255).astype(np.uint8)
+  if a.dtype.kind in "iuf":
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+      raise ValueError("frame has NaN or infinite pixels")
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+  raise ValueError(f"unsupported frame dtype {a.dtype}")
+
+
+def check_box(box, frame_shape: Sequence[int]) -> np.ndarray:
+  """Validates a box against its frame.
+
+  Args:
+    box: 4 numbers [x, y, w, h] (see `boxes.py`).
+    frame_shape: (H, W, ...) of the frame.
+
+  Returns:
+    [4] float32 box.
+
+  Raises:
+    ValueError: not 4 finite numbers, w or h <= 0, or no overlap with the
+      frame.
+  """
+  b = np.asarray(box, np.float64).reshape(-1)
+  if b.size != 4 or not np.all(np.isfinite(b)):
+    raise ValueError(f"box must be 4 finite numbers [x, y, w, h]; got {box}")
+  x, y, w, h = b
+  if w <= 0 or h <= 0:
+    raise ValueError(f"box width and height must be > 0; got {box}")
+  height, width = frame_shape[:2]
+  if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+    raise ValueError(f"box {box} lies outside the {width}x{height} frame")
+  return b.astype(np.float32)
+
+
+class Tracker:
+  """A SiamFC tracker: network variables + tracking hyper-parameters.
+
+  Attributes:
+    name: shown in result folders and reports.
+    spec: the network.
+    params: tracking hyper-parameters (`tracking.TrackParams`).
+    is_deterministic: True (the got10k toolkit then runs each sequence once).
+  """
+
+  is_deterministic = True
+
+  def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
+               params: tracking.TrackParams = tracking.SIAMFC_3S,
+               name: str = "SiamFC"):
+    params.validate()
+    z, x = spec.output_size(params.exemplar_size), spec.output_size(
+        params.instance_size)
+    if z < 1 or x < z:
+      raise ValueError(
+          f"exemplar_size {params.exemplar_size} and instance_size "
+          f"{params.instance_size} give {z}x{z} and {x}x{x} embeddings with "
+          f"this network (receptive field {model.receptive_field(spec)} px)")
+    self.spec, self.params, self.name = spec, params, name
+    self.variables = jax.device_put(variables)
+    self._state = None
+    self._frame_shape = None
+
+  @classmethod
+  def pretrained(cls, name: str = "siamfc-3s") -> Tracker:
+    """The original SiamFC network shipped with the package; no download.
+
+    Args:
+      name: "siamfc-3s" or "siamfc-5s" (same weights, the tracking
+        hyper-parameters of 3 or 5 scales).
+    """
+    from siamfc_jax import pretrained  # pylint: disable=g-import-not-at-top
+    spec, variables = pretrained.network()
+    return cls(spec, variables, _params(name), name=name)
+
+  @classmethod
+  def from_checkpoint(cls, path: str | os.PathLike,
+                      params: tracking.TrackParams | str | None = None,
+                      name: str | None = None) -> Tracker:
+    """Loads a checkpoint written by `checkpoints.save` (training, convert).
+
+    Args:
+      path: checkpoint directory.
+      params: tracking hyper-parameters or a preset name ("siamfc-3s",
+        "siamfc-5s"); by default those saved in the checkpoint's config
+        (`config["track"]`), else SiamFC-3s.
+      name: tracker name; defaults to the directory name.
+    """
+    from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
+    spec, variables, config = checkpoints.load(path)
+    if params is None:
+      params = tracking.TrackParams(**(config or {}).get("track", {}))
+    return cls(spec, variables, _params(params),
+               name or os.path.basename(os.path.normpath(path)))
+
+  def init(self, image: Frame, box) -> None:
+    """Starts tracking the target `box` [x, y, w, h] in `image`."""
+    frame = load_frame(image)
+    box = check_box(box, frame.shape)
+    self._frame_shape = frame.shape
+    self._state = tracking.init_state_jit(self.variables, frame, box,
+                                          self.spec, self.params)
+
+  def update(self, image: Frame) -> np.ndarray:
+    """Tracks into the next frame; returns the [4] float64 box."""
+    return np.asarray(self._step(image), np.float64)
+
+  def _step(self, image: Frame) -> jax.Array:
+    if self._state is None:
+      raise ValueError("call init(image, box) before update(image)")
+    frame = load_frame(image)
+    if frame.shape != self._frame_shape:
+      raise ValueError(f"frame shape {frame.shape} differs from the first "
+                       f"frame's {self._frame_shape}")
+    self._state, box, _ = tracking.track_step_jit(
+        self.variables, self._state, frame, self.spec, self.params)
+    return box
+
+  def track(self, frames: Iterable[Frame], box,
+            progress: Callable[[int], None] | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Tracks a whole sequence (got10k's `Tracker.track`).
+
+    Args:
+      frames: paths or images; the first one holds `box`.
+      box: [x, y, w, h] target in the first frame.
+      progress: called with the number of frames done, after each frame.
+
+    Returns:
+      ([N, 4] float64 boxes, boxes[0] = box; [N] float64 seconds spent in
+      `init`/`update` per frame, decoding excluded).
+    """
+    out_boxes, times = [], []
+    for i, (b, seconds) in enumerate(self.track_iter(frames, box)):
+      out_boxes.append(b)
+      times.append(seconds)
+      if progress:
+        progress(i + 1)
+    if not out_boxes:
+      raise ValueError("track() got no frames")
+    return np.stack(out_boxes), np.asarray(times)
+
+  def track_iter(self, frames: Iterable[Frame], box
+                 ) -> Iterator[tuple[np.ndarray, float]]:
+    """Yields ([4] float64 box, seconds) frame by frame, as they are tracked.
+
+    Frames are decoded in a background thread while the device tracks, and
+    the seconds exclude decoding. A consumer that stores what it receives
+    keeps every result up to a frame that fails to decode.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+      for i, frame in enumerate(_prefetch(pool, frames)):
+        start = time.perf_counter()
+        if i == 0:
+          self.init(frame, box)
+          jax.block_until_ready(self._state)
+          out = np.asarray(box, np.float64).reshape(4)
+        else:
+          out = self.update(frame)
+        yield out, time.perf_counter() - start
+
+
+def _prefetch(pool: concurrent.futures.Executor, frames: Iterable[Frame],
+              depth: int = 4):
+  """Yields decoded frames, decoding up to `depth` ahead in `pool`."""
+  pending = []
+  for frame in frames:
+    pending.append(pool.submit(load_frame, frame))
+    if len(pending) > depth:
+      yield pending.pop(0).result()
+  for future in pending:
+    yield future.result()
+
+
+def _params(params: tracking.TrackParams | str) -> tracking.TrackParams:
+  if isinstance(params, str):
+    if params not in tracking.PRESETS:
+      raise ValueError(f"unknown tracking preset {params!r}; choose one of "
+                       f"{sorted(tracking.PRESETS)}")
+    return tracking.PRESETS[params]
+  return params
+
+
+def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
+                                                             Any]]
+               ) -> list[np.ndarray]:
+  """Tracks N sequences in lock-step, one batched device call per frame.
+
+  Frames of unequal sizes are padded to the largest (the crop treats the
+  padding as outside the frame) and shorter sequences stop early, so the
+  boxes equal N separate `Tracker.track` runs.
+
+  Args:
+    tracker: supplies network and hyper-parameters.
+    sequences: N pairs (frames, first box [x, y, w, h]).
+
+  Returns:
+    N arrays [len_i, 4] float64 of boxes, the first being the given box.
+  """
+  if not sequences:
+    return []
+  firsts = [load_frame(frames[0]) for frames, _ in sequences]
+  states = [tracking.init_state_jit(tracker.variables, f, check_box(b, f.shape),
+                                    tracker.spec, tracker.params)
+            for f, (_, b) in zip(firsts, sequences)]
+  state = jax.tree.map(lambda *x: jnp.stack(x), *states)
+  lengths = np.array([len(frames) for frames, _ in sequences])
+  height = max(f.shape[0] for f in firsts)
+  width = max(f.shape[1] for f in firsts)
+  out = [[np.asarray(b, np.float64).reshape(4)] for _, b in sequences]
+
+  def decode(t):
+    # A new buffer each frame: the device may still read the previous one.
+    batch = np.zeros((len(sequences), height, width, 3), np.uint8)
+    for i, (frames, _) in enumerate(sequences):
+      if t < lengths[i]:
+        frame = load_frame(frames[t])
+        if frame.shape != firsts[i].shape:
+          raise ValueError(f"sequence {i}: frame {t} has shape {frame.shape}, "
+                           f"the first frame {firsts[i].shape}")
+        batch[i, :frame.shape[0], :frame.shape[1]] = frame
+    return jnp.asarray(batch)
+
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    future = pool.submit(decode, 1) if lengths.max() > 1 else None
+    for t in range(1, lengths.max()):
+      frames = future.result()
+      if t + 1 < lengths.max():
+        future = pool.submit(decode, t + 1)
+      active = jnp.asarray(t < lengths)
+      state, box, _ = tracking.track_step_batch(
+          tracker.variables, state, frames, active, tracker.spec,
+          tracker.params)
+      box = np.asarray(box, np.float64)
+      for i in np.flatnonzero(t < lengths):
+        out[i].append(box[i])
+  return [np.stack(b) for b in out]

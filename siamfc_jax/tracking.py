@@ -1,0 +1,289 @@
+"""The online phase of SiamFC (Sec. 2.4, 4.1) as pure, jitted functions.
+
+`init_state` embeds the exemplar once; `track_step` does all the work of a
+frame on device in one jitted call: crop S scaled search windows, embed,
+cross-correlate, upsample, penalise scale change, blend the cosine window,
+take the arg-max, map it back to the frame and update position and size.
+Frame shapes are static, so a sequence compiles once; the state is a pytree
+of fixed shapes.
+
+What the original (`tracker.m`, `tracker_eval.m`) does and where we differ,
+on purpose, each for a reason written beside it:
+- scores are upsampled with bicubic interpolation (Keys a = -0.5, half-pixel
+  centres: `jax.image.resize`, MATLAB's `imresize` kernel; borders differ);
+- the displacement is measured from the true centre of the upsampled map,
+  (N - 1) / 2 (0-based): the original's `ceil(N / 2)` (1-based) pushes every
+  estimate 0.25 instance px down-right; CFNet's `tracker_step.m` fixed it;
+- the displacement is scaled by the chosen scale's crop side
+  `s_x * scale[best] / 255` (its true pixel size), where the original uses
+  `round(s_x) / 255` whatever the scale (up to 3.75 % off for SiamFC-3s);
+- ties in the arg-max go to the first maximum in row-major order (MATLAB:
+  column-major); with real-valued scores ties do not happen;
+- `num_scales = 1` works (the original returns an all-zero map).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from siamfc_jax import boxes
+from siamfc_jax import crop
+from siamfc_jax import embedding
+from siamfc_jax import model
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackParams:
+  """Hyper-parameters of the tracker (defaults: SiamFC-3s, `tracker.m`).
+
+  Attributes:
+    num_scales: S, searched scales (`numScale`).
+    scale_step: ratio between neighbouring scales (`scaleStep`).
+    scale_penalty: factor on the peak of every non-centre scale.
+    scale_lr: damping of the size update (`scaleLR`).
+    response_up: upsampling factor of the score map (`responseUp`).
+    window_influence: weight of the cosine window (`wInfluence`).
+    context: context amount around the target (`contextAmount`).
+    exemplar_size: exemplar crop side in pixels (`exemplarSize`).
+    instance_size: search crop side in pixels (`instanceSize`).
+    min_scale: lower limit of the search side, times its first value.
+    max_scale: upper limit of the search side, times its first value.
+  """
+
+  num_scales: int = 3
+  scale_step: float = 1.0375
+  scale_penalty: float = 0.9745
+  scale_lr: float = 0.59
+  response_up: int = 16
+  window_influence: float = 0.176
+  context: float = boxes.CONTEXT_ORIGINAL
+  exemplar_size: int = 127
+  instance_size: int = 255
+  min_scale: float = 0.2
+  max_scale: float = 5.0
+
+  def scales(self) -> np.ndarray:
+    """[S] float32 scale factors step^(-(S // 2) .. S // 2), ascending."""
+    exponents = np.arange(self.num_scales) - self.num_scales // 2
+    return (self.scale_step ** exponents).astype(np.float32)
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  def validate(self) -> None:
+    """Raises ValueError naming the first impossible value."""
+    if self.num_scales < 1 or self.num_scales % 2 == 0:
+      raise ValueError(f"num_scales must be odd and >= 1, got {self.num_scales}")
+    if self.scale_step <= 0 or self.response_up < 1:
+      raise ValueError(f"scale_step must be > 0 and response_up >= 1: {self}")
+    if not 0 <= self.window_influence <= 1 or not 0 <= self.scale_lr <= 1:
+      raise ValueError(f"window_influence and scale_lr must be in [0, 1]: {self}")
+    if self.instance_size < self.exemplar_size:
+      raise ValueError(f"instance_size {self.instance_size} < exemplar_size "
+                       f"{self.exemplar_size}")
+
+
+# SiamFC-3s: defaults of `tracker.m`. SiamFC-5s: `params-5s.txt`.
+SIAMFC_3S = TrackParams()
+SIAMFC_5S = TrackParams(num_scales=5, scale_step=1.0255, scale_penalty=0.962,
+                        scale_lr=0.34, window_influence=0.168)
+PRESETS = {"siamfc-3s": SIAMFC_3S, "siamfc-5s": SIAMFC_5S}
+
+
+@flax.struct.dataclass
+class TrackerState:
+  """Everything the tracker carries from frame to frame (fixed shapes).
+
+  Attributes:
+    z_feat: [1, Hz, Wz, C] float32 exemplar embedding (never updated).
+    centre: [2] float32 target centre (cx, cy), pixels (see `boxes.py`).
+    size: [2] float32 target size (w, h), pixels.
+    x_side: [] float32 side of the search region at scale 1, pixels.
+    x_side_limits: [2] float32 (min, max) allowed `x_side`.
+    fill: [3] float32 padding colour (mean colour of the first frame).
+    frame_size: [2] int32 (w, h) of the frames; frames may be padded beyond
+      it when sequences of several sizes are tracked together.
+  """
+
+  z_feat: jax.Array
+  centre: jax.Array
+  size: jax.Array
+  x_side: jax.Array
+  x_side_limits: jax.Array
+  fill: jax.Array
+  frame_size: jax.Array
+
+  @property
+  def box(self) -> jax.Array:
+    """[4] float32 current box [x, y, w, h]."""
+    return boxes.from_centre_size(self.centre, self.size)
+
+
+def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
+               spec: embedding.ModelSpec,
+               params: TrackParams = SIAMFC_3S) -> TrackerState:
+  """Crops and embeds the exemplar of the first frame.
+
+  Args:
+    variables: network variables (see `model.py`).
+    frame: [H, W, 3] first frame, uint8 or float32 in [0, 255].
+    box: [4] float32 target box [x, y, w, h] (see `boxes.py`).
+    spec: the network.
+    params: tracking hyper-parameters.
+
+  Returns:
+    The initial `TrackerState`.
+  """
+  centre, size = boxes.to_centre_size(jnp.asarray(box, jnp.float32))
+  fill = crop.mean_colour(frame)
+  z_side = boxes.context_side(size, params.context)
+  z_img = crop.crop_and_resize(frame, centre, z_side, params.exemplar_size,
+                               fill)
+  z_feat = model.embed(spec, variables, z_img[None])
+  x_side = z_side * params.instance_size / params.exemplar_size
+  return TrackerState(
+      z_feat=z_feat, centre=centre, size=size, x_side=x_side,
+      x_side_limits=jnp.stack([params.min_scale * x_side,
+                               params.max_scale * x_side]),
+      fill=fill,
+      frame_size=jnp.array([frame.shape[1], frame.shape[0]], jnp.int32))
+
+
+def _cosine_window(n: int) -> np.ndarray:
+  """[n, n] float32 Hann window (symmetric, zero ends) summing to 1."""
+  w = np.outer(np.hanning(n), np.hanning(n))
+  return (w / w.sum()).astype(np.float32)
+
+
+def search(variables: model.Variables, state: TrackerState, frame: jax.Array,
+           spec: embedding.ModelSpec,
+           params: TrackParams = SIAMFC_3S) -> jax.Array:
+  """Scores the S scaled search windows around the previous position.
+
+  Args:
+    variables: network variables.
+    state: the state after the previous frame.
+    frame: [H, W, 3] frame, uint8 or float32 in [0, 255].
+    spec: the network.
+    params: tracking hyper-parameters.
+
+  Returns:
+    [S, n, n] float32 score maps (n = 17 for SiamFC), smallest scale first.
+  """
+  sides = state.x_side * jnp.asarray(params.scales())
+  x_img = crop.crop_scales(frame, state.centre, sides, params.instance_size,
+                           state.fill, state.frame_size)
+  x_feat = model.embed(spec, variables, x_img)
+  return model.score(spec, variables, state.z_feat, x_feat)
+
+
+def locate(state: TrackerState, scores: jax.Array, total_stride: int,
+           params: TrackParams = SIAMFC_3S) -> TrackerState:
+  """Moves and resizes the target from the score maps of the S scales.
+
+  Args:
+    state: the state after the previous frame.
+    scores: [S, n, n] float32 score maps from `search`.
+    total_stride: network stride k (8 for SiamFC).
+    params: tracking hyper-parameters.
+
+  Returns:
+    The state for this frame.
+  """
+  scales = jnp.asarray(params.scales())
+  n_up = scores.shape[-1] * params.response_up
+  up = jax.image.resize(scores[..., None], (params.num_scales, n_up, n_up, 1),
+                        method="cubic", antialias=False)[..., 0]
+
+  # Scale: penalise the peaks of the non-centre scales; lowest index wins a
+  # tie, as the original's strict `>`.
+  penalty = np.full(params.num_scales, params.scale_penalty, np.float32)
+  penalty[params.num_scales // 2] = 1.0
+  best = jnp.argmax(jnp.max(up, axis=(1, 2)) * penalty)
+
+  # Position: normalise the unpenalised map of that scale, blend the window.
+  r = up[best]
+  r = r - jnp.min(r)
+  r = r / jnp.sum(r)
+  r = ((1 - params.window_influence) * r
+       + params.window_influence * _cosine_window(n_up))
+  row, col = jnp.unravel_index(jnp.argmax(r), r.shape)
+  disp_up = jnp.stack([col, row]).astype(jnp.float32) - (n_up - 1) / 2
+  disp_instance = disp_up * total_stride / params.response_up
+  side = state.x_side * scales[best]
+  centre = state.centre + disp_instance * side / params.instance_size
+
+  # Size: damped move towards the chosen scale (scaleLR), search side clamped.
+  factor = (1 - params.scale_lr) + params.scale_lr * scales[best]
+  x_side = jnp.clip(state.x_side * factor, state.x_side_limits[0],
+                    state.x_side_limits[1])
+  return state.replace(centre=centre, size=state.size * factor, x_side=x_side)
+
+
+def track_step(variables: model.Variables, state: TrackerState,
+               frame: jax.Array, spec: embedding.ModelSpec,
+               params: TrackParams = SIAMFC_3S
+               ) -> tuple[TrackerState, jax.Array, jax.Array]:
+  """Tracks the target into the next frame: `search`, then `locate`.
+
+  Args:
+    variables: network variables.
+    state: the state after the previous frame.
+    frame: [H, W, 3] frame, uint8 or float32 in [0, 255].
+    spec: the network (static).
+    params: tracking hyper-parameters (static).
+
+  Returns:
+    (new state, [4] float32 box [x, y, w, h], [S, n, n] float32 raw score
+    maps of the S scales, smallest scale first).
+  """
+  scores = search(variables, state, frame, spec, params)
+  new_state = locate(state, scores, spec.total_stride, params)
+  return new_state, new_state.box, scores
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "params"))
+def init_state_jit(variables, frame, box, spec, params=SIAMFC_3S):
+  """`init_state`, jitted (compiles once per frame shape)."""
+  return init_state(variables, frame, box, spec, params)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "params"),
+                   donate_argnames=("state",))
+def track_step_jit(variables, state, frame, spec, params=SIAMFC_3S):
+  """`track_step`, jitted; the old state's buffers are donated."""
+  return track_step(variables, state, frame, spec, params)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "params"),
+                   donate_argnames=("state",))
+def track_step_batch(variables, state: TrackerState, frames: jax.Array,
+                     active: jax.Array, spec: embedding.ModelSpec,
+                     params: TrackParams = SIAMFC_3S
+                     ) -> tuple[TrackerState, jax.Array, jax.Array]:
+  """N sequences in lock-step: `track_step` vmapped over a batched state.
+
+  Args:
+    variables: network variables (shared).
+    state: `TrackerState` with a leading axis N on every field.
+    frames: [N, H, W, 3] frames; sequence i's real frame is the top-left
+      `state.frame_size[i]` of its slot, the rest is padding.
+    active: [N] bool; sequences that have ended keep their state.
+    spec: the network (static).
+    params: tracking hyper-parameters (static).
+
+  Returns:
+    (new state, [N, 4] float32 boxes, [N, S, 17, 17] float32 score maps).
+  """
+  new, box, scores = jax.vmap(track_step, in_axes=(None, 0, 0, None, None))(
+      variables, state, frames, spec, params)
+  keep = lambda n, o: jnp.where(  # pylint: disable=g-long-lambda
+      active.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+  new = jax.tree.map(keep, new, state)
+  return new, jnp.where(active[:, None], box, state.box), scores

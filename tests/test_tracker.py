@@ -1,0 +1,114 @@
+"""Tests of the `Tracker` API and batched tracking of many sequences."""
+
+import jax
+import numpy as np
+from PIL import Image
+import pytest
+
+from siamfc_jax import embedding
+from siamfc_jax import model
+from siamfc_jax import tracker as tracker_lib
+from siamfc_jax import tracking
+
+SPEC = embedding.alexnet_spec(width=0.125)
+# 103 -> 3x3 exemplar features, 167 -> 11x11 search features, 9x9 scores.
+PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+
+
+@pytest.fixture(scope="module")
+def tracker():
+  return tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)), PARAMS)
+
+
+def _moving_square(n, height, width, seed):
+  """n frames of noise with a bright square moving right; box per frame."""
+  rng = np.random.default_rng(seed)
+  frames, boxes = [], []
+  for t in range(n):
+    f = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+    x, y = 10 + 2 * t, height // 3
+    f[y:y + 12, x:x + 12] = (250, 200, 30)
+    frames.append(f)
+    boxes.append([x, y, 12, 12])
+  return frames, np.array(boxes, np.float64)
+
+
+def test_track_returns_one_box_per_frame_starting_with_the_given_box(tracker):
+  frames, gt = _moving_square(6, 60, 90, 0)
+  boxes, times = tracker.track(frames, gt[0])
+  assert boxes.shape == (6, 4) and times.shape == (6,)
+  np.testing.assert_array_equal(boxes[0], gt[0])
+  assert np.all(np.isfinite(boxes)) and np.all(times > 0)
+
+
+def test_update_equals_track(tracker):
+  frames, gt = _moving_square(4, 60, 90, 1)
+  boxes, _ = tracker.track(frames, gt[0])
+  tracker.init(frames[0], gt[0])
+  for frame, box in zip(frames[1:], boxes[1:]):
+    np.testing.assert_allclose(tracker.update(frame), box, rtol=1e-6)
+
+
+def test_many_sequences_at_once_equal_separate_runs(tracker):
+  seqs = [_moving_square(5, 60, 90, 2), _moving_square(3, 71, 64, 3),
+          _moving_square(7, 60, 90, 4)]
+  batched = tracker_lib.track_many(tracker, [(f, g[0]) for f, g in seqs])
+  for (frames, gt), got in zip(seqs, batched):
+    want, _ = tracker.track(frames, gt[0])
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda f: f.mean(-1).astype(np.uint8),                     # grey [H, W]
+    lambda f: f.mean(-1, keepdims=True).astype(np.uint8),      # [H, W, 1]
+    lambda f: np.concatenate([f, np.full_like(f[..., :1], 9)], -1),  # RGBA
+    lambda f: f.astype(np.uint16) * 257,                       # 16-bit
+    lambda f: Image.fromarray(f),                              # PIL
+    lambda f: f.astype(np.float32),                            # float 0..255
+])
+def test_frames_of_any_common_format_become_rgb_uint8(convert):
+  frame = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+  out = tracker_lib.load_frame(convert(frame))
+  assert out.shape == (5, 7, 3) and out.dtype == np.uint8
+  if out.std(-1).max() > 0:  # colour survives where the input had it
+    np.testing.assert_array_equal(out, frame)
+
+
+@pytest.mark.parametrize("box, match", [
+    ([1, 2, 0, 5], "width and height"),
+    ([1, 2, 5, -1], "width and height"),
+    ([np.nan, 2, 5, 5], "finite"),
+    ([1, 2, 3], "4 finite numbers"),
+    ([200, 10, 5, 5], "outside"),
+    ([-20, 10, 5, 5], "outside"),
+])
+def test_invalid_boxes_raise_clear_errors(tracker, box, match):
+  frame = np.zeros((50, 80, 3), np.uint8)
+  with pytest.raises(ValueError, match=match):
+    tracker.init(frame, box)
+
+
+def test_bad_frames_raise_clear_errors(tracker, tmp_path):
+  with pytest.raises(FileNotFoundError, match="missing.jpg"):
+    tracker_lib.load_frame(tmp_path / "missing.jpg")
+  (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+  with pytest.raises(ValueError, match="bad.jpg"):
+    tracker_lib.load_frame(tmp_path / "bad.jpg")
+  with pytest.raises(ValueError, match="frame must be"):
+    tracker_lib.load_frame(np.zeros((4, 4, 2)))
+  tracker.init(np.zeros((50, 80, 3), np.uint8), [10, 10, 5, 5])
+  with pytest.raises(ValueError, match="differs from the first"):
+    tracker.update(np.zeros((51, 80, 3), np.uint8))
+
+
+def test_geometry_too_small_for_the_network_is_refused():
+  with pytest.raises(ValueError, match="receptive field 87"):
+    tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)),
+                        tracking.TrackParams(exemplar_size=63))
+
+
+def test_update_before_init_is_refused():
+  t = tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)), PARAMS)
+  with pytest.raises(ValueError, match="init"):
+    t.update(np.zeros((50, 80, 3), np.uint8))
