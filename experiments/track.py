@@ -11,6 +11,7 @@ r"""Tracks one sequence: boxes to a file, fps and accuracy printed, a video.
 tracked, so an error on a later frame keeps the earlier ones.
 """
 
+import itertools
 import os
 import sys
 import time
@@ -40,6 +41,8 @@ _RENDER = flags.DEFINE_string(
 _CHECKPOINT = flags.DEFINE_string(
     "checkpoint", None, "Checkpoint directory; default: the bundled original "
     "SiamFC network.")
+_MAX_FRAMES = flags.DEFINE_integer(
+    "max_frames", None, "Track only the first N frames.", lower_bound=1)
 _PRESET = flags.DEFINE_enum(
     "preset", "siamfc-3s", ["siamfc-3s", "siamfc-5s"],
     "Tracking hyper-parameters (used with the bundled network).")
@@ -56,35 +59,46 @@ def _parse_box(text: str) -> np.ndarray:
 
 
 def open_input(seq: str | None, init_box: str | None):
-  """(name, frames, first box, ground truth [N, 4] or None) of --seq."""
+  """(name, frames, first box, ground truth [N, 4] or None) of --seq.
+
+  --init_box, when given, replaces the first ground-truth box.
+  """
+  box = None if init_box is None else _parse_box(init_box)
   if seq is None:
     s = pretrained.demo_sequence()
-    return s.name, list(s.frames), s.boxes[0], s.boxes
-  if video.is_video(seq):
-    if init_box is None:
+  elif video.is_video(seq):
+    if box is None:
       raise app.UsageError(f"{seq} is a video: give --init_box=x,y,w,h")
     name = os.path.splitext(os.path.basename(seq))[0]
-    return name, video.read_video(seq), _parse_box(init_box), None
-  if not os.path.exists(seq):
+    return name, video.read_video(seq), box, None
+  elif not os.path.exists(seq):
     raise app.UsageError(f"--seq {seq} does not exist")
-  if sequences.detect_layout(seq) is None:
-    if init_box is None:
+  elif sequences.detect_layout(seq) is None:
+    if box is None:
       raise app.UsageError(f"{seq} has no ground truth: give --init_box")
-    s = sequences.read_folder(seq, _parse_box(init_box))
+    s = sequences.read_folder(seq, box)
   else:
     s = sequences.read_sequence(seq)
-  box = _parse_box(init_box) if init_box else s.boxes[0]
-  has_gt = np.isfinite(s.boxes[1:]).any() if len(s.boxes) > 1 else False
-  return s.name, list(s.frames), box, s.boxes if has_gt else None
+  has_gt = len(s.boxes) > 1 and np.isfinite(s.boxes[1:]).any()
+  return (s.name, list(s.frames), s.boxes[0] if box is None else box,
+          s.boxes if has_gt else None)
 
 
 def _progress(done: int, total: int | None, start: float) -> None:
-  if done % 10 and done != total:
+  """A one-line progress bar on a terminal, a line per 50 frames otherwise."""
+  tty = sys.stderr.isatty()
+  if done != total and done % (10 if tty else 50):
     return
   rate = done / max(time.perf_counter() - start, 1e-9)
   of = f"/{total}" if total else ""
-  sys.stderr.write(f"\r  frame {done}{of}  ({rate:.1f} frames/s)")
-  if done == total:
+  bar = ""
+  if total:
+    filled = round(30 * done / total)
+    bar = "[" + "#" * filled + "." * (30 - filled) + "] "
+  start_of_line, end_of_line = ("\r", "") if tty else ("", "\n")
+  sys.stderr.write(f"{start_of_line}  {bar}frame {done}{of} "
+                   f"({rate:.1f} frames/s){end_of_line}")
+  if tty and done == total:
     sys.stderr.write("\n")
   sys.stderr.flush()
 
@@ -97,6 +111,9 @@ def main(argv):
   else:
     tracker = tracker_lib.Tracker.pretrained(_PRESET.value)
   name, frames, box, gt = open_input(_SEQ.value, _INIT_BOX.value)
+  if _MAX_FRAMES.value:
+    frames = (frames[:_MAX_FRAMES.value] if isinstance(frames, list) else
+              itertools.islice(frames, _MAX_FRAMES.value))
   output = _OUTPUT.value or os.path.join("track_output", f"{name}.txt")
   render_to = _RENDER.value
   if render_to is None and _SEQ.value is None:
@@ -127,7 +144,7 @@ def main(argv):
     print(f"Accuracy: success AUC {scores['auc']:.3f}, precision@20px "
           f"{scores['precision20']:.3f}, mean IoU {np.nanmean(ious):.3f}")
   if render_to:
-    frames_again = (video.read_video(_SEQ.value) if total is None else frames)
+    frames_again = video.read_video(_SEQ.value) if total is None else frames
     gt_rows = gt if gt is not None else [None] * len(boxes)
     n = render.write_video(render_to, (
         render.draw_boxes(tracker_lib.load_frame(fr), [g, b],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Iterable, Sequence
+import warnings
 
 import imageio.v2 as imageio
 import numpy as np
@@ -57,17 +58,21 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray],
   if ext not in VIDEO_EXTENSIONS:
     raise ValueError(f"cannot render to {path}: use one of {VIDEO_EXTENSIONS}")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  if ext == ".gif":
-    writer = imageio.get_writer(path, mode="I", duration=1000 / fps, loop=0)
-  else:
-    writer = imageio.get_writer(path, fps=fps, codec="libx264",
-                                macro_block_size=1, quality=7)
   n = 0
-  with writer:
-    for frame in frames:
-      if ext == ".mp4":  # yuv420p needs even sides
-        frame = np.pad(frame, ((0, frame.shape[0] % 2),
-                               (0, frame.shape[1] % 2), (0, 0)))
-      writer.append_data(frame)
-      n += 1
+  # The ffmpeg writer starts a subprocess; JAX warns about any fork in a
+  # multithreaded process, but the child only execs ffmpeg.
+  with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="os.fork")
+    if ext == ".gif":
+      writer = imageio.get_writer(path, mode="I", duration=1000 / fps, loop=0)
+    else:
+      writer = imageio.get_writer(path, fps=fps, codec="libx264",
+                                  macro_block_size=1, quality=7)
+    with writer:
+      for frame in frames:
+        if ext == ".mp4":  # yuv420p needs even sides
+          frame = np.pad(frame, ((0, frame.shape[0] % 2),
+                                 (0, frame.shape[1] % 2), (0, 0)))
+        writer.append_data(frame)
+        n += 1
   return n

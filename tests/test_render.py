@@ -1,0 +1,32 @@
+"""Tests of box drawing and video writing."""
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from siamfc_jax.evaluation import render
+
+
+def test_draw_boxes_outlines_the_box_and_skips_nan():
+  frame = np.zeros((40, 60, 3), np.uint8)
+  out = render.draw_boxes(frame, [np.array([10, 5, 20, 10]),
+                                  np.array([np.nan] * 4)],
+                          [render.PREDICTION_COLOUR, (0, 0, 255)])
+  assert tuple(out[5, 15]) == render.PREDICTION_COLOUR   # top edge
+  assert tuple(out[14, 29]) == render.PREDICTION_COLOUR  # bottom-right corner
+  assert tuple(out[10, 20]) == (0, 0, 0)                 # inside stays
+  assert frame.max() == 0                                # input untouched
+
+
+@pytest.mark.parametrize("ext", [".gif", ".mp4"])
+def test_write_video_writes_every_frame_even_with_odd_sizes(tmp_path, ext):
+  frames = [np.full((21, 33, 3), 40 * i, np.uint8) for i in range(5)]
+  path = tmp_path / f"out{ext}"
+  assert render.write_video(path, iter(frames)) == 5
+  with imageio.get_reader(path) as reader:
+    assert sum(1 for _ in reader) == 5
+
+
+def test_write_video_refuses_unknown_extensions(tmp_path):
+  with pytest.raises(ValueError, match=".avi"):
+    render.write_video(tmp_path / "out.avi", [])

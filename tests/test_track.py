@@ -1,0 +1,63 @@
+"""End-to-end tests of `python -m experiments.track`."""
+
+import pathlib
+import subprocess
+import sys
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+import siamfc_jax
+from siamfc_jax.evaluation import metrics
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _track(*args, cwd=REPO):
+  return subprocess.run([sys.executable, "-m", "experiments.track", *args],
+                        cwd=cwd, capture_output=True, text=True, timeout=600,
+                        check=False)
+
+
+def test_cli_tracks_vot15_bag_and_writes_boxes_and_video(data_dir, tmp_path):
+  seq = data_dir / "sequences" / "vot15_bag"
+  if not seq.is_dir():
+    pytest.skip(f"{seq} not found")
+  out, video = tmp_path / "boxes.txt", tmp_path / "bag.mp4"
+  run = _track(f"--seq={seq}", f"--output={out}", f"--render={video}",
+               "--max_frames=25")
+  assert run.returncode == 0, run.stderr
+  boxes = np.loadtxt(out, delimiter=",")
+  assert boxes.shape == (25, 4) and np.all(np.isfinite(boxes))
+  assert "success AUC" in run.stdout and "fps" in run.stdout
+  with imageio.get_reader(video) as reader:
+    assert sum(1 for _ in reader) == 25
+
+
+def test_cli_tracks_a_video_file_from_an_initial_box(tmp_path):
+  seq = siamfc_jax.demo_sequence()
+  clip = tmp_path / "clip.mp4"
+  with imageio.get_writer(clip, fps=10, macro_block_size=1) as w:
+    for path in seq.frames[:6]:
+      w.append_data(imageio.imread(path))
+  x, y, bw, bh = seq.boxes[0]
+  out = tmp_path / "clip.txt"
+  run = _track(f"--seq={clip}", f"--init_box={x},{y},{bw},{bh}",
+               f"--output={out}")
+  assert run.returncode == 0, run.stderr
+  boxes = np.loadtxt(out, delimiter=",")
+  assert boxes.shape == (6, 4)
+  # The tracker stays on the bag.
+  assert metrics.iou(boxes[-1:], seq.boxes[5:6])[0] > 0.5
+  assert "success AUC" not in run.stdout  # no ground truth for a video
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seq=/nonexistent/folder"], "does not exist"),
+    (["--init_box=1,2,3"], "x,y,w,h"),
+])
+def test_cli_reports_bad_input_without_a_traceback(args, message):
+  run = _track(*args)
+  assert run.returncode != 0
+  assert message in run.stderr and "Traceback" not in run.stderr
