@@ -1,0 +1,209 @@
+r"""Prints how fast the tracker runs here: step, host work, end to end, batched.
+
+  python -m experiments.benchmark                        # 3 and 5 scales
+  python -m experiments.benchmark --scales=3 --batch_sizes=1,4,8 --torch \
+      --output_json=benchmark.json
+  python -m experiments.benchmark --tiny --num_frames=3  # a tiny network
+
+The network is the bundled original SiamFC (`Tracker.pretrained()`), the
+frames those of the bundled demo clip; what each row times is written in
+`siamfc_jax/benchmarking.py`. With --torch, `benchmarks/torch_step.py` (the
+same step in PyTorch, same weights) is first checked to give the same boxes
+as ours on the first frames, then timed in NCHW and channels_last layouts,
+frame by frame in turn with our step (`step_interleaved`), so that other
+work on a shared machine slows all of them alike; torch is not a
+dependency, so without it those rows are skipped.
+"""
+
+import dataclasses
+import json
+import os
+
+from absl import app
+from absl import flags
+import jax
+
+from siamfc_jax import benchmarking
+from siamfc_jax import embedding
+from siamfc_jax import model
+from siamfc_jax import tracker as tracker_lib
+from siamfc_jax import tracking
+
+_NUM_FRAMES = flags.DEFINE_integer(
+    "num_frames", 30, "Timed frames per figure, after "
+    f"{benchmarking.WARMUP_STEPS} warm-up frames (the clip has 196).")
+_BATCH_SIZES = flags.DEFINE_list(
+    "batch_sizes", None, "N of the N-sequences-at-once rows; default 1,8,32 "
+    "on an accelerator, 1,4,8 on CPU; empty for none.")
+_SCALES = flags.DEFINE_list("scales", ["3", "5"], "Numbers of scales S.")
+_OUTPUT_JSON = flags.DEFINE_string(
+    "output_json", None, "Also write the figures to this JSON file.")
+_TORCH = flags.DEFINE_bool(
+    "torch", False, "Also time the PyTorch step of benchmarks/torch_step.py.")
+_TINY = flags.DEFINE_bool(
+    "tiny", False, "A tiny random network (width 0.125, crops 103/167) "
+    "instead of the original: for tests, the speed means nothing.")
+
+# Frames after the first on which the torch and JAX boxes must agree.
+TORCH_CHECK_FRAMES = 5
+# Largest allowed box difference (any coordinate), pixels.
+TORCH_CHECK_PX = 0.5
+
+
+def _ints(values, name, allow_empty=False):
+  try:
+    out = [int(v) for v in values]
+  except ValueError:
+    out = [0]
+  if (not out and not allow_empty) or min(out, default=1) < 1:
+    raise app.UsageError(f"--{name} must be positive integers; got {values}")
+  return out
+
+
+def _trackers(tiny: bool):
+  """S -> Tracker (cached), the bundled network or a tiny random one."""
+  if tiny:
+    spec = embedding.alexnet_spec(width=0.125)
+    variables = model.init(spec, jax.random.key(0))
+    base = tracking.TrackParams(exemplar_size=103, instance_size=167)
+  else:
+    pretrained = tracker_lib.Tracker.pretrained()
+    spec, variables, base = pretrained.spec, pretrained.variables, None
+  cache = {}
+
+  def tracker_for(num_scales):
+    if num_scales not in cache:
+      params = benchmarking.params_for(num_scales, base)
+      cache[num_scales] = tracker_lib.Tracker(spec, variables, params,
+                                              name=f"SiamFC-{num_scales}s")
+    return cache[num_scales]
+
+  return tracker_for
+
+
+def _time_torch(tracker_for, clip, scales):
+  """Checks the torch step against ours, then times it (see module doc).
+
+  Returns:
+    (rows to add, the "torch" entry of the JSON), or (None, reason) when
+    torch is not installed.
+  """
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+    from benchmarks import torch_step  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    return None, f"torch not installed ({e}); pip install torch==2.13.0"
+  device = "cuda" if torch.cuda.is_available() else "cpu"
+  info = {"version": torch.__version__, "device": device,
+          "threads": torch.get_num_threads(), "check": {}}
+  rows = []
+  n = min(TORCH_CHECK_FRAMES, len(clip.frames) - 1)
+  frames = list(clip.frames[:n + 1])
+  for s in scales:
+    tracker = tracker_for(s)
+    want, _ = tracker.track(frames, clip.box)
+    steps = {
+        layout: torch_step.TorchStep(tracker.spec, tracker.variables,
+                                     tracker.params, channels_last=cl,
+                                     device=device)
+        for layout, cl in (("nchw", False), ("channels_last", True))}
+    diffs = {layout: float(abs(torch_step.track_boxes(step, frames, clip.box)
+                               - want).max())
+             for layout, step in steps.items()}
+    # For information: F.interpolate's bicubic (a = -0.75) instead of ours.
+    plain = torch_step.TorchStep(tracker.spec, tracker.variables,
+                                 tracker.params, channels_last=True,
+                                 device=device, upsample="interpolate")
+    diffs["interpolate"] = float(abs(
+        torch_step.track_boxes(plain, frames, clip.box) - want).max())
+    ok = max(diffs["nchw"], diffs["channels_last"]) <= TORCH_CHECK_PX
+    info["check"][str(s)] = {"frames": n, "max_box_diff_px": diffs, "ok": ok}
+    print(f"torch vs JAX boxes, {s} scales, frames 1-{n}: max difference "
+          f"{diffs['nchw']:.4f} px NCHW, {diffs['channels_last']:.4f} px "
+          f"channels_last (limit {TORCH_CHECK_PX} px): "
+          f"{'OK' if ok else 'FAILED, not timed'}; with F.interpolate "
+          f"bicubic {diffs['interpolate']:.2f} px")
+    if not ok:
+      continue
+    # Each frame: our step, then torch's in both layouts, so that load from
+    # other work on the machine falls on all three alike.
+    timers = {"step_interleaved": (t for t, _ in benchmarking.step_timer(
+        tracker, clip))}
+    for layout, step in steps.items():
+      timers[f"torch_step_{layout}"] = torch_step.step_timer(
+          step, list(clip.frames), clip.box)
+    seconds = {name: [] for name in timers}
+    for i, ticks in enumerate(zip(*timers.values())):
+      if i >= benchmarking.WARMUP_STEPS:
+        for name, t in zip(timers, ticks):
+          seconds[name].append(t)
+    rows += [benchmarking.Row.from_seconds(name, s, 1, t)
+             for name, t in seconds.items()]
+  return rows, info
+
+
+def _summary(results) -> list[str]:
+  """One line per S: our step against torch channels_last, as a ratio."""
+  by_key = {(r["name"], r["scales"]): r["ms"] for r in results["rows"]}
+  lines = []
+  for (name, s), ms in sorted(by_key.items()):
+    if name != "step_interleaved":
+      continue
+    torch_ms = by_key["torch_step_channels_last", s]
+    ratio = torch_ms / ms
+    verdict = (f"{ratio:.2f}x as fast as" if ratio >= 1
+               else f"{1 / ratio:.2f}x slower than")
+    lines.append(f"{s} scales, timed in turn: our jitted step {ms:.1f} ms is "
+                 f"{verdict} PyTorch channels_last {torch_ms:.1f} ms")
+  return lines
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  scales = _ints(_SCALES.value, "scales")
+  if any(s % 2 == 0 for s in scales):
+    raise app.UsageError(f"--scales must be odd; got {_SCALES.value}")
+  on_accelerator = jax.default_backend() != "cpu"
+  if _BATCH_SIZES.value is None:
+    batch_sizes = [1, 8, 32] if on_accelerator else [1, 4, 8]
+  else:  # --batch_sizes= (empty) leaves the batched rows out.
+    batch_sizes = _ints(_BATCH_SIZES.value, "batch_sizes", allow_empty=True)
+  tracker_for = _trackers(_TINY.value)
+  network = "tiny random network" if _TINY.value else "original SiamFC"
+  print(f"Benchmarking the {network} on {jax.devices()[0].device_kind}, "
+        f"scales {scales}, N {batch_sizes}, {_NUM_FRAMES.value} frames")
+  log = lambda m: print(f"  {m}", flush=True)
+  try:
+    results = benchmarking.run_all(tracker_for, _NUM_FRAMES.value, scales,
+                                   batch_sizes, log=log)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
+  results["meta"]["network"] = "tiny" if _TINY.value else "siamfc"
+  if _TORCH.value:
+    clip = benchmarking.load_clip(_NUM_FRAMES.value)
+    rows, info = _time_torch(tracker_for, clip, scales)
+    if rows is None:
+      print(f"Skipping the PyTorch rows: {info}")
+      info = {"skipped": info}
+    else:
+      results["rows"] += [dataclasses.asdict(row) for row in rows]
+    results["torch"] = info
+    results["meta"]["load_after"] = benchmarking.load_average()
+  print()
+  print(benchmarking.format_table(results))
+  if "torch" in results and "device" in results["torch"]:
+    t = results["torch"]
+    print(f"PyTorch {t['version']} on {t['device']}, {t['threads']} threads")
+  for line in _summary(results):
+    print(line)
+  if _OUTPUT_JSON.value:
+    folder = os.path.dirname(os.path.abspath(_OUTPUT_JSON.value))
+    os.makedirs(folder, exist_ok=True)
+    with open(_OUTPUT_JSON.value, "w") as f:
+      json.dump(results, f, indent=2)
+    print(f"Wrote {_OUTPUT_JSON.value}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,89 @@
+r"""SiamFC as the paper trains it: ImageNet VID, 50 epochs (Sec. 2.2-2.4, 4.1).
+
+  python -m experiments.train --config=experiments/configs/vid.py \
+      --workdir=runs/vid --config.data.dir=/path/to/ILSVRC2015
+
+Variants after a colon: `vid.py:gray` (25 % grayscale pairs, the OTB model).
+Every other config starts from this one.
+"""
+
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  # Seed of initialisation and pair sampling.
+  c.seed = 0
+
+  c.model = ml_collections.ConfigDict()
+  # Channel multiplier of the AlexNet-like embedding (Table 1: 1.0).
+  c.model.width = 1.0
+  # BN after conv1-4 during training (Sec. 2.4, "Network Architecture").
+  c.model.batch_norm = True
+
+  c.data = ml_collections.ConfigDict()
+  # Dataset: vid | got10k | folder (a folder of OTB/VOT/GOT-10k sequences)
+  # | synthetic (generated pairs, no files).
+  c.data.kind = "vid"
+  # Raw dataset root (for vid: the folder holding Data/ and Annotations/).
+  c.data.dir = ""
+  # Where the curated TFDS dataset is built / read.
+  c.data.tfds_dir = ""
+  # Largest distance between exemplar and search frame, counted in
+  # annotated frames of the track (Sec. 2.2, T = 100; `frameRange`).
+  c.data.max_frame_gap = 100
+  # Search-crop augmentation of the original: stretch up to 5 %, shift up
+  # to 4 px (`maxStretch`, `maxTranslate`).
+  c.data.max_stretch = 0.05
+  c.data.max_translate = 4
+  # Largest synthetic object displacement (synthetic data only).
+  c.data.max_shift = 4
+  # Colour jitter of the original (`augment.color`).
+  c.data.color_jitter = True
+  # Fraction of pairs turned grayscale (0 for VOT; 0.25 for the OTB model).
+  c.data.grayscale = 0.0
+  # Sequences held out for validation (folder kind): count taken from the
+  # end of the sorted list.
+  c.data.val_sequences = 0
+  # Parallel loading workers (0 = in the training process).
+  c.data.workers = 4
+
+  # Exemplar and training-search crop sides: 255 - 2 * 8 = 239 gives the
+  # 15x15 training maps of the original (`instanceSize`, siamese-fc#5).
+  c.exemplar_size = 127
+  c.instance_size = 239
+  # Label radius R in input pixels (`rPos` = 16: 2 cells at stride 8).
+  c.label_radius = 16.0
+
+  # SGD (Sec. 4.1): 50 epochs of 50,000 pairs, batch 8, learning rate
+  # annealed geometrically from 1e-2 to 1e-5, momentum 0.9, decay 5e-4.
+  c.num_epochs = 50
+  c.pairs_per_epoch = 50_000
+  c.batch_size = 8
+  c.lr_start = 1e-2
+  c.lr_end = 1e-5
+  c.momentum = 0.9
+  c.weight_decay = 5e-4
+
+  # Held-out batches scored after every epoch.
+  c.val_batches = 50
+  # Logging, checkpoints (orbax; the newest `keep_checkpoints` are kept).
+  c.log_every_steps = 100
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 3
+  c.tensorboard = True
+  # Stop after this many steps (0: run to the end); simulates preemption.
+  c.stop_after_steps = 0
+
+  # Tracking hyper-parameters saved with the trained network (SiamFC-3s).
+  c.track = ml_collections.ConfigDict(dict(
+      num_scales=3, scale_step=1.0375, scale_penalty=0.9745, scale_lr=0.59,
+      response_up=16, window_influence=0.176, context=0.5, exemplar_size=127,
+      instance_size=255, min_scale=0.2, max_scale=5.0))
+
+  if arg == "gray":
+    c.data.grayscale = 0.25
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of vid.py (known: gray)")
+  c.lock()
+  return c

@@ -1,0 +1,42 @@
+r"""Trains SiamFC.
+
+  python -m experiments.train --config=experiments/configs/vid.py \
+      --workdir=runs/vid [--config.batch_size=16 ...]
+
+Runs on every visible device (data parallel); set --multihost on each host
+of a multi-host job (after the usual JAX coordinator environment). A run
+resumes from the newest checkpoint in --workdir.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from siamfc_jax import training
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Training config file (experiments/configs/*.py[:variant]).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints and logs.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize() first.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logging.set_verbosity(logging.WARNING)  # orbax logs every file at INFO
+  if _MULTIHOST.value:
+    jax.distributed.initialize()
+  print(f"Training on {jax.device_count()} device(s): "
+        f"{jax.devices()[0].device_kind}")
+  result = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  if result["validation"]:
+    print(f"Last validation: {result['validation'][-1]}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,429 @@
+"""Offline similarity learning of SiamFC (Sec. 2.2-2.4, 4.1).
+
+`train_step` is one jitted pure function (state, batch) -> (state, metrics)
+over a `TrainState` pytree, data-parallel over a `jax.sharding.Mesh` with one
+axis `data` (batch sharded, state replicated): one code path for 1 or N
+devices, and for several hosts once `jax.distributed.initialize` has run.
+`train_and_evaluate(config, workdir)` is the loop: data, checkpoints (orbax,
+resumed automatically from `workdir`), TensorBoard logs, validation, and a
+tracker checkpoint (`workdir/tracker`) that `Tracker.from_checkpoint` loads.
+
+What the original code does (`experiment.m`, MatConvNet `cnn_train_dag`) and
+we follow: SGD with momentum 0.9, the batch-mean of the per-pair balanced
+loss, weight decay 5e-4 added to the gradient of conv kernels and the adjust
+bias only, per-parameter learning-rate multipliers (conv bias x2, BN gain x2,
+BN bias x1, adjust gain frozen at 1e-3), one learning rate per epoch from
+logspace(-2, -5, epochs), BN running moments averaged at rate 0.05 from the
+mean of the exemplar and search batches' moments (the two branches share one
+BN layer). One difference: the original blends the moments' sigma, we blend
+the variance (Flax stores variances).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import pathlib
+import time
+from typing import Any, Callable
+
+import flax.struct
+import jax
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+
+from siamfc_jax import checkpoints
+from siamfc_jax import embedding
+from siamfc_jax import labels as labels_lib
+from siamfc_jax import losses
+from siamfc_jax import model as model_lib
+from siamfc_jax import tracking
+
+# (learning-rate multiplier, weight-decay multiplier) of each kind of
+# parameter in the original (`add_block`, `add_adjust_layer`, errata 8.3).
+PARAM_GROUPS = {
+    "conv_kernel": (1.0, 1.0),
+    "conv_bias": (2.0, 0.0),
+    "bn_scale": (2.0, 0.0),
+    "bn_bias": (1.0, 0.0),
+    "adjust_scale": (0.0, 0.0),
+    "adjust_bias": (1.0, 1.0),
+}
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a training step changes.
+
+  Attributes:
+    step: [] int32 number of steps taken.
+    params: network parameters (tree of `model.py`).
+    batch_stats: BN running moments ({} without BN).
+    opt_state: optax state.
+  """
+
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+
+  @property
+  def variables(self) -> model_lib.Variables:
+    v = {"params": self.params}
+    if self.batch_stats:
+      v["batch_stats"] = self.batch_stats
+    return v
+
+
+def param_group(path: tuple[str, ...]) -> str:
+  """The `PARAM_GROUPS` key of a parameter, from its path in the tree."""
+  if path[-1] in ("adjust_scale", "adjust_bias"):
+    return path[-1]
+  layer, leaf = path[-2], path[-1]
+  if layer.startswith("bn"):
+    return f"bn_{leaf}"
+  return f"conv_{leaf}"
+
+
+def lr_schedule(lr_start: float, lr_end: float, num_epochs: int,
+                steps_per_epoch: int) -> optax.Schedule:
+  """One rate per epoch, geometric from `lr_start` to `lr_end` (Sec. 4.1).
+
+  Epoch e (0-based) uses lr_start * (lr_end / lr_start) ** (e / (E - 1)),
+  i.e. MATLAB's logspace(log10(start), log10(end), E).
+  """
+  ratio = (lr_end / lr_start) ** (1.0 / max(num_epochs - 1, 1))
+
+  def schedule(step):
+    epoch = jnp.minimum(step // steps_per_epoch, num_epochs - 1)
+    return lr_start * ratio ** epoch
+
+  return schedule
+
+
+def make_optimizer(schedule: optax.Schedule, momentum: float = 0.9,
+                   weight_decay: float = 5e-4) -> optax.GradientTransformation:
+  """SGD as MatConvNet: m = momentum * m + (g + wd * w); w -= lr * mult * m."""
+
+  def group(lr_mult, wd_mult):
+    if lr_mult == 0:
+      return optax.set_to_zero()
+    return optax.chain(
+        optax.add_decayed_weights(weight_decay * wd_mult),
+        optax.trace(decay=momentum),
+        optax.scale_by_learning_rate(lambda s: schedule(s) * lr_mult))
+
+  def labels(params):
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: param_group(tuple(k.key for k in path)), params)
+
+  return optax.multi_transform(
+      {name: group(*mults) for name, mults in PARAM_GROUPS.items()}, labels)
+
+
+def create_train_state(spec: embedding.ModelSpec, key: jax.Array,
+                       optimizer: optax.GradientTransformation) -> TrainState:
+  """Fresh state: He fan-out init, BN 1/0, adjust 1e-3/0 (Sec. 4.1)."""
+  variables = model_lib.init(spec, key)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=variables["params"],
+                    batch_stats=variables.get("batch_stats", {}),
+                    opt_state=optimizer.init(variables["params"]))
+
+
+def peak_error(score: jax.Array, stride: int) -> jax.Array:
+  """[B, n, n] scores -> [B] distance (input px) of each peak from the centre.
+
+  Positive pairs have the target at the centre, so this is the localisation
+  error the issue's validation reports.
+  """
+  n = score.shape[-1]
+  flat = jnp.argmax(score.reshape(score.shape[0], -1), axis=-1)
+  row, col = jnp.divmod(flat, n)
+  centre = (n - 1) / 2
+  return jnp.hypot(row - centre, col - centre) * stride
+
+
+def _forward(spec, variables, batch, train: bool):
+  """Scores of the B pairs and the BN moments they produce."""
+  net = model_lib.SiamFC(spec)
+  z = batch["z"].astype(jnp.float32)
+  x = batch["x"].astype(jnp.float32)
+  if not train:
+    return net.apply(variables, z, x), None
+  z_feat, z_upd = net.apply(variables, z, train=True,
+                            method=model_lib.SiamFC.embed,
+                            mutable=["batch_stats"])
+  x_feat, x_upd = net.apply(variables, x, train=True,
+                            method=model_lib.SiamFC.embed,
+                            mutable=["batch_stats"])
+  score = net.apply(variables, z_feat, x_feat, method=model_lib.SiamFC.score)
+  # Shared BN: blend the mean of both branches' batch moments (see above).
+  stats = jax.tree.map(lambda a, b: (a + b) / 2,
+                       z_upd.get("batch_stats", {}),
+                       x_upd.get("batch_stats", {}))
+  return score, stats
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array], *,
+               spec: embedding.ModelSpec, optimizer: optax.GradientTransformation,
+               label_map: np.ndarray, weight_map: np.ndarray,
+               schedule: optax.Schedule) -> tuple[TrainState, dict]:
+  """One SGD step on a batch of positive pairs.
+
+  Args:
+    state: the training state.
+    batch: `z` [B, Sz, Sz, 3] and `x` [B, Sx, Sx, 3] uint8 (or float32)
+      images in [0, 255].
+    spec: the network (static).
+    optimizer: from `make_optimizer`.
+    label_map: [n, n] float32 labels (Eq. 6) of the training score map.
+    weight_map: [n, n] float32 class-balancing weights.
+    schedule: the learning-rate schedule (for logging).
+
+  Returns:
+    (new state, metrics: `loss`, `lr`, `peak_error` (mean, input px)).
+  """
+
+  def loss_fn(params):
+    variables = {"params": params, "batch_stats": state.batch_stats}
+    score, stats = _forward(spec, variables, batch, train=True)
+    return losses.balanced_logistic_loss(score, label_map, weight_map), (
+        score, stats)
+
+  (loss, (score, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+  new = state.replace(step=state.step + 1,
+                      params=optax.apply_updates(state.params, updates),
+                      batch_stats=stats, opt_state=opt_state)
+  return new, {"loss": loss, "lr": schedule(state.step),
+               "peak_error": jnp.mean(peak_error(score, spec.total_stride))}
+
+
+def eval_step(state: TrainState, batch: dict[str, jax.Array], *,
+              spec: embedding.ModelSpec, label_map: np.ndarray,
+              weight_map: np.ndarray) -> dict:
+  """Loss and peak error on a batch, BN in inference mode."""
+  score, _ = _forward(spec, state.variables, batch, train=False)
+  return {"loss": losses.balanced_logistic_loss(score, label_map, weight_map),
+          "peak_error": jnp.mean(peak_error(score, spec.total_stride))}
+
+
+@dataclasses.dataclass(frozen=True)
+class Steps:
+  """The jitted, sharded steps and what they need to feed them."""
+
+  train: Callable[[TrainState, dict], tuple[TrainState, dict]]
+  eval: Callable[[TrainState, dict], dict]
+  put_batch: Callable[[dict], dict]
+  put_state: Callable[[TrainState], TrainState]
+
+
+def make_steps(spec: embedding.ModelSpec, optimizer: optax.GradientTransformation,
+               schedule: optax.Schedule, score_size: int, label_radius: float,
+               mesh: Mesh) -> Steps:
+  """Jits the steps over `mesh`: batch sharded on `data`, state replicated.
+
+  Args:
+    spec: the network.
+    optimizer: from `make_optimizer`.
+    schedule: learning-rate schedule.
+    score_size: side of the training score map (15 for 127/239 crops).
+    label_radius: R of Eq. 6 in input pixels.
+    mesh: a mesh with one axis named `data`.
+  """
+  label_map, weight_map = labels_lib.make_labels(score_size, label_radius,
+                                                 spec.total_stride)
+  replicated = NamedSharding(mesh, P())
+  sharded = NamedSharding(mesh, P("data"))
+  common = dict(spec=spec, label_map=label_map, weight_map=weight_map)
+  train = jax.jit(
+      functools.partial(train_step, optimizer=optimizer, schedule=schedule,
+                        **common),
+      in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
+      donate_argnums=0)
+  evaluate = jax.jit(functools.partial(eval_step, **common),
+                     in_shardings=(replicated, sharded),
+                     out_shardings=replicated)
+  n = mesh.devices.size
+
+  def put_batch(batch):
+    local = batch["z"].shape[0]
+    if (local * jax.process_count()) % n:
+      raise ValueError(f"batch size {local * jax.process_count()} is not a "
+                       f"multiple of the {n} devices")
+    return {k: jax.make_array_from_process_local_data(sharded, v)
+            for k, v in batch.items()}
+
+  return Steps(train, evaluate, put_batch,
+               lambda state: jax.device_put(state, replicated))
+
+
+def training_score_size(spec: embedding.ModelSpec, exemplar_size: int,
+                        instance_size: int) -> int:
+  """Side of the training score map (15 for SiamFC with 127 / 239 crops)."""
+  size = spec.output_size(instance_size) - spec.output_size(exemplar_size) + 1
+  if spec.output_size(exemplar_size) < 1 or size < 1:
+    raise ValueError(f"crops {exemplar_size} / {instance_size} are too small "
+                     f"for this network (receptive field "
+                     f"{model_lib.receptive_field(spec)} px)")
+  return size
+
+
+def model_spec(config: ml_collections.ConfigDict) -> embedding.ModelSpec:
+  """The network a config describes (`config.model`)."""
+  return embedding.alexnet_spec(width=config.model.width,
+                                batch_norm=config.model.batch_norm)
+
+
+def _make_data(config: ml_collections.ConfigDict, split: str, seed: int,
+               batch_size: int):
+  """The pair stream of a split (an iterator with get_state/set_state)."""
+  data = config.data
+  if data.kind == "synthetic":
+    from siamfc_jax.data import synthetic  # pylint: disable=g-import-not-at-top
+    return synthetic.PairStream(
+        seed + (0 if split == "train" else 1_000_003), batch_size,
+        config.exemplar_size, config.instance_size,
+        max_shift=data.max_shift if split == "train" else 0)
+  from siamfc_jax.data import pairs  # pylint: disable=g-import-not-at-top
+  return pairs.make_pair_iterator(config, split=split, seed=seed,
+                                  batch_size=batch_size)
+
+
+class _Writer:
+  """Scalars to TensorBoard event files (tensorboardX) and the console."""
+
+  def __init__(self, workdir: pathlib.Path, enabled: bool):
+    self._tb = None
+    if enabled:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self._tb = SummaryWriter(str(workdir / "tensorboard"))
+
+  def write(self, step: int, scalars: dict[str, float], prefix: str) -> None:
+    if self._tb is not None:
+      for name, value in scalars.items():
+        self._tb.add_scalar(f"{prefix}/{name}", value, step)
+      self._tb.flush()
+    text = "  ".join(f"{k} {v:.4g}" for k, v in scalars.items())
+    print(f"[{prefix}] step {step}: {text}", flush=True)
+
+  def close(self):
+    if self._tb is not None:
+      self._tb.close()
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str | os.PathLike,
+                       mesh: Mesh | None = None) -> dict[str, Any]:
+  """Trains SiamFC as `config` says, resuming from `workdir` if possible.
+
+  Args:
+    config: a config of `experiments/configs/` (see `vid.py` for the fields).
+    workdir: checkpoints (`checkpoints/`), TensorBoard logs (`tensorboard/`),
+      the config (`config.json`) and the final tracker (`tracker/`).
+    mesh: devices to train on (default: all, axis `data`).
+
+  Returns:
+    {"state": final TrainState, "history": list of logged train metrics,
+    "validation": list of validation metrics}.
+  """
+  workdir = pathlib.Path(workdir).absolute()
+  workdir.mkdir(parents=True, exist_ok=True)
+  mesh = mesh or Mesh(np.array(jax.devices()), ("data",))
+  spec = model_spec(config)
+  score_size = training_score_size(spec, config.exemplar_size,
+                                   config.instance_size)
+  steps_per_epoch = config.pairs_per_epoch // config.batch_size
+  total_steps = steps_per_epoch * config.num_epochs
+  schedule = lr_schedule(config.lr_start, config.lr_end, config.num_epochs,
+                         steps_per_epoch)
+  optimizer = make_optimizer(schedule, config.momentum, config.weight_decay)
+  steps = make_steps(spec, optimizer, schedule, score_size,
+                     config.label_radius, mesh)
+  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+
+  # Each host reads its own share of every global batch.
+  local_batch = config.batch_size // jax.process_count()
+  train_data = _make_data(config, "train", config.seed + jax.process_index(),
+                          local_batch)
+  state = create_train_state(spec, jax.random.key(config.seed), optimizer)
+  manager = ocp.CheckpointManager(
+      workdir / "checkpoints",
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints,
+                                           create=True))
+  if manager.latest_step() is not None:
+    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(state),
+        data=ocp.args.JsonRestore()))
+    state = restored["state"]
+    train_data.set_state(restored["data"])
+    print(f"Resumed from step {int(state.step)} in {workdir}", flush=True)
+  state = steps.put_state(state)
+
+  writer = _Writer(workdir, config.tensorboard)
+  history, validation = [], []
+  stop = min(total_steps, config.stop_after_steps or total_steps)
+  step = int(state.step)
+  tick, ticked = time.perf_counter(), step
+
+  def save():
+    manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        data=ocp.args.JsonSave(train_data.get_state())), force=True)
+
+  if step == 0:  # the untrained network, for comparison
+    val = validate(steps, state, config, local_batch)
+    validation.append({"step": 0, **val})
+    writer.write(0, val, "validation")
+  while step < stop:
+    state, metrics = steps.train(state, steps.put_batch(next(train_data)))
+    step += 1
+    if step % config.log_every_steps == 0 or step == stop:
+      metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+      seconds = time.perf_counter() - tick
+      metrics["steps_per_s"] = (step - ticked) / seconds
+      metrics["pairs_per_s"] = metrics["steps_per_s"] * config.batch_size
+      tick, ticked = time.perf_counter(), step
+      history.append({"step": step, **metrics})
+      writer.write(step, metrics, "train")
+    if step % steps_per_epoch == 0 or step == stop:
+      val = validate(steps, state, config, local_batch)
+      validation.append({"step": step, **val})
+      writer.write(step, val, "validation")
+    if step % config.checkpoint_every_steps == 0 or step == stop:
+      save()
+  manager.wait_until_finished()
+  writer.close()
+  if step == total_steps:
+    export_tracker(workdir / "tracker", spec, jax.device_get(state), config)
+  return {"state": state, "history": history, "validation": validation}
+
+
+def validate(steps: Steps, state: TrainState,
+             config: ml_collections.ConfigDict, batch_size: int) -> dict:
+  """Mean loss and peak error over `config.val_batches` held-out batches."""
+  data = _make_data(config, "validation", config.seed, batch_size)
+  results = [steps.eval(state, steps.put_batch(next(data)))
+             for _ in range(config.val_batches)]
+  return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
+
+
+def export_tracker(directory: pathlib.Path, spec: embedding.ModelSpec,
+                   state: TrainState, config: ml_collections.ConfigDict) -> None:
+  """Writes the trained network as a checkpoint `Tracker.from_checkpoint`
+  loads, with the config and the tracking hyper-parameters beside it."""
+  track = tracking.TrackParams(**config.track.to_dict()) if "track" in config \
+      else tracking.SIAMFC_3S
+  checkpoints.save(directory, spec, jax.device_get(state.variables),
+                   config={"train": json.loads(config.to_json_best_effort()),
+                           "track": track.to_dict()},
+                   overwrite=True)

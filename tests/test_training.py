@@ -1,0 +1,126 @@
+"""Tests of the training step, optimiser, sharding and the training loop."""
+
+import jax
+from jax.sharding import Mesh
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from experiments.configs import tiny
+from siamfc_jax import tracker as tracker_lib
+from siamfc_jax import training
+from siamfc_jax.data import synthetic
+
+
+def _config(**overrides):
+  config = tiny.get_config()
+  with config.unlocked():
+    config.update(overrides)
+  return config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("tiny_run")
+  config = _config(pairs_per_epoch=240, log_every_steps=5)
+  return workdir, training.train_and_evaluate(config, workdir)
+
+
+def test_tiny_run_lowers_the_loss_and_finds_the_target(tiny_run):
+  _, result = tiny_run
+  losses = [h["loss"] for h in result["history"]]
+  assert losses[-1] < 0.75 * losses[0], losses
+  untrained, trained = result["validation"][0], result["validation"][-1]
+  assert untrained["step"] == 0 and trained["step"] == 60
+  assert trained["loss"] < 0.75 * untrained["loss"]
+  assert trained["peak_error"] < untrained["peak_error"]
+
+
+def test_trained_network_loads_as_a_tracker(tiny_run):
+  workdir, result = tiny_run
+  tracker = tracker_lib.Tracker.from_checkpoint(workdir / "tracker")
+  assert tracker.params.exemplar_size == 103
+  np.testing.assert_array_equal(
+      tracker.variables["params"]["embedding"]["conv1"]["kernel"],
+      result["state"].params["embedding"]["conv1"]["kernel"])
+
+
+def test_resumed_run_ends_with_the_params_of_an_uninterrupted_run(tmp_path):
+  config = _config(pairs_per_epoch=48, checkpoint_every_steps=1000,
+                   val_batches=1)
+  whole = training.train_and_evaluate(config, tmp_path / "whole")
+  with config.unlocked():
+    config.stop_after_steps = 5
+  first = training.train_and_evaluate(config, tmp_path / "split")
+  assert int(first["state"].step) == 5
+  with config.unlocked():
+    config.stop_after_steps = 0
+  resumed = training.train_and_evaluate(config, tmp_path / "split")
+  assert int(resumed["state"].step) == int(whole["state"].step) == 12
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(whole["state"]),
+               jax.device_get(resumed["state"]))
+
+
+def test_data_parallel_step_on_4_devices_equals_1_device():
+  assert jax.device_count() >= 4, "conftest fakes 4 CPU devices"
+  config = _config()
+  spec = training.model_spec(config)
+  schedule = training.lr_schedule(0.1, 0.01, 2, 10)
+  optimizer = training.make_optimizer(schedule)
+  # On the host, so each mesh gets its own copy (the step donates it).
+  state = jax.device_get(
+      training.create_train_state(spec, jax.random.key(0), optimizer))
+  batch = next(synthetic.PairStream(0, 8, 103, 151))
+  results = []
+  for devices in (jax.devices()[:1], jax.devices()[:4]):
+    steps = training.make_steps(spec, optimizer, schedule, 7, 16.0,
+                                Mesh(np.array(devices), ("data",)))
+    new, metrics = steps.train(steps.put_state(state), steps.put_batch(batch))
+    results.append((jax.device_get(new), jax.device_get(metrics)))
+  (one, m1), (four, m4) = results
+  # Same arithmetic, different reduction order across devices: float32
+  # rounding only.
+  np.testing.assert_allclose(m1["loss"], m4["loss"], rtol=1e-5)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
+                                                       atol=1e-6),
+               one.params, four.params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
+                                                       atol=1e-6),
+               one.batch_stats, four.batch_stats)
+
+
+def test_batch_not_divisible_by_devices_is_refused():
+  config = _config()
+  spec = training.model_spec(config)
+  schedule = training.lr_schedule(0.1, 0.01, 2, 10)
+  steps = training.make_steps(spec, training.make_optimizer(schedule),
+                              schedule, 7, 16.0,
+                              Mesh(np.array(jax.devices()[:4]), ("data",)))
+  with pytest.raises(ValueError, match="multiple of the 4 devices"):
+    steps.put_batch(next(synthetic.PairStream(0, 6, 103, 151)))
+
+
+def test_learning_rate_is_logspace_per_epoch():
+  schedule = training.lr_schedule(1e-2, 1e-5, 50, 100)
+  want = np.logspace(-2, -5, 50)
+  got = [float(schedule(e * 100 + 37)) for e in range(50)]
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+  assert float(schedule(10**6)) == pytest.approx(1e-5, rel=1e-5)
+
+
+def test_optimizer_applies_the_original_multipliers_and_decay():
+  params = {"embedding": {"conv1": {"kernel": jnp.ones(2), "bias": jnp.ones(2)},
+                          "bn1": {"scale": jnp.ones(2), "bias": jnp.ones(2)}},
+            "adjust_scale": jnp.float32(1e-3), "adjust_bias": jnp.float32(1.0)}
+  opt = training.make_optimizer(optax.constant_schedule(0.1), weight_decay=0.5)
+  grads = jax.tree.map(jnp.ones_like, params)
+  updates, _ = opt.update(grads, opt.init(params), params)
+  e = updates["embedding"]
+  # lr * mult * (g + wd * w): kernel 0.1*(1+0.5), bias 0.1*2*1, ...
+  np.testing.assert_allclose(e["conv1"]["kernel"], -0.15)
+  np.testing.assert_allclose(e["conv1"]["bias"], -0.2)
+  np.testing.assert_allclose(e["bn1"]["scale"], -0.2)
+  np.testing.assert_allclose(e["bn1"]["bias"], -0.1)
+  assert float(updates["adjust_scale"]) == 0.0
+  np.testing.assert_allclose(updates["adjust_bias"], -0.15)
