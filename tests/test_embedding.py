@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from siamfc_jax import embedding
+from siamfc_jax import labels
+from siamfc_jax import losses
 from siamfc_jax import model
+from siamfc_jax import xcorr
 
 # Table 1: (layer, side for a 127 exemplar, side for a 255 search, channels).
 TABLE_1 = [
@@ -105,5 +108,19 @@ def test_adjust_layer_is_scale_times_xcorr_plus_bias():
   z = jax.random.normal(jax.random.key(1), (1, 3, 3, 4))
   x = jax.random.normal(jax.random.key(2), (2, 7, 7, 4))
   scores = model.score(TINY, variables, z, x)
-  from siamfc_jax import xcorr  # pylint: disable=g-import-not-at-top
   np.testing.assert_allclose(scores, 1e-3 * xcorr.xcorr(z, x) - 2.0, atol=1e-6)
+
+
+def test_forward_and_loss_compile_once_per_shape():
+  variables = model.init(TINY, jax.random.key(0))
+  y, w = labels.make_labels(17)
+
+  @jax.jit
+  def loss(v, z, x):
+    return losses.balanced_logistic_loss(model.SiamFC(TINY).apply(v, z, x), y, w)
+
+  for i in range(3):
+    z = jnp.full((2, 127, 127, 3), float(i))
+    x = jnp.full((2, 255, 255, 3), float(i))
+    assert np.isfinite(loss(variables, z, x))
+  assert loss._cache_size() == 1  # pylint: disable=protected-access
