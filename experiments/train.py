@@ -17,7 +17,8 @@ from ml_collections import config_flags
 from siamfc_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Training config file (experiments/configs/*.py[:variant]).",
+    "config", None,
+    "Training config file (experiments/configs/*.py[:variant]).",
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints and logs.")
 _MULTIHOST = flags.DEFINE_bool(

@@ -11,3 +11,5 @@ __version__ = "0.1.0"
 from siamfc_jax.pretrained import demo_sequence  # noqa: E402
 from siamfc_jax.tracker import Tracker  # noqa: E402
 from siamfc_jax.tracker import track_many  # noqa: E402
+
+__all__ = ["Tracker", "demo_sequence", "track_many"]

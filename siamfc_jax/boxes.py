@@ -34,7 +34,8 @@ def from_centre_size(centre: jax.Array, size: jax.Array) -> jax.Array:
   return jnp.concatenate([centre - size / 2, size], axis=-1)
 
 
-def context_side(size: jax.Array, context: float = CONTEXT_ORIGINAL) -> jax.Array:
+def context_side(size: jax.Array,
+                 context: float = CONTEXT_ORIGINAL) -> jax.Array:
   """Side of the square context region of Sec. 2.4, in pixels.
 
   s = sqrt((w + 2p)(h + 2p)) with 2p = context * (w + h); context 0.5 gives

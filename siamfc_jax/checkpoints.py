@@ -32,7 +32,7 @@ from siamfc_jax.convert import common
 
 FORMAT = "siamfc_jax"
 VERSION = 1
-_META = "siamfc.json"
+META_FILE = "siamfc.json"
 _ARRAYS = "variables"
 
 
@@ -74,7 +74,7 @@ def save(directory, spec: embedding_lib.ModelSpec, variables: dict,
   try:
     tmp.mkdir()
     ocp.PyTreeCheckpointer().save(tmp / _ARRAYS, arrays)
-    (tmp / _META).write_text(text)
+    (tmp / META_FILE).write_text(text)
     if directory.exists():  # overwrite: move the old one aside first.
       old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"
       os.replace(directory, old)
@@ -105,12 +105,12 @@ def load(directory) -> tuple[embedding_lib.ModelSpec, dict, dict | None]:
       the spec; the message names the path.
   """
   directory = pathlib.Path(directory).absolute()
-  meta_path, arrays_path = directory / _META, directory / _ARRAYS
+  meta_path, arrays_path = directory / META_FILE, directory / _ARRAYS
   if not directory.is_dir():
     raise FileNotFoundError(f"{directory}: no such checkpoint directory")
   if not meta_path.is_file() or not arrays_path.is_dir():
     raise FileNotFoundError(f"{directory}: not a siamfc_jax checkpoint "
-                            f"(needs {_META} and {_ARRAYS}/)")
+                            f"(needs {META_FILE} and {_ARRAYS}/)")
   try:
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != FORMAT:

@@ -133,7 +133,8 @@ def alexnet_spec(width: float = 1.0,
 def he_fan_out(key, shape, dtype=jnp.float32):
   """`xavierimproved` of MatConvNet: N(0, 2 / (k * k * C_out)) (Sec. 4.1)."""
   kh, kw, _, c_out = shape
-  return jax.random.normal(key, shape, dtype) * jnp.sqrt(2.0 / (kh * kw * c_out))
+  std = jnp.sqrt(2.0 / (kh * kw * c_out))
+  return jax.random.normal(key, shape, dtype) * std
 
 
 class Conv(nn.Module):

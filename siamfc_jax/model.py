@@ -49,7 +49,8 @@ class SiamFC(nn.Module):
 
   def score(self, z_feat: jax.Array, x_feat: jax.Array) -> jax.Array:
     """[B, Hz, Wz, C], [B * S, Hx, Wx, C] -> [B * S, Ho, Wo] float32 scores."""
-    return self.adjust_scale * xcorr_lib.xcorr(z_feat, x_feat) + self.adjust_bias
+    corr = xcorr_lib.xcorr(z_feat, x_feat)
+    return self.adjust_scale * corr + self.adjust_bias
 
   def __call__(self, z_img: jax.Array, x_img: jax.Array,
                train: bool = False) -> jax.Array:

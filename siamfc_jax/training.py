@@ -173,7 +173,8 @@ def _forward(spec, variables, batch, train: bool):
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], *,
-               spec: embedding.ModelSpec, optimizer: optax.GradientTransformation,
+               spec: embedding.ModelSpec,
+               optimizer: optax.GradientTransformation,
                label_map: np.ndarray, weight_map: np.ndarray,
                schedule: optax.Schedule) -> tuple[TrainState, dict]:
   """One SGD step on a batch of positive pairs.
@@ -227,7 +228,8 @@ class Steps:
   put_state: Callable[[TrainState], TrainState]
 
 
-def make_steps(spec: embedding.ModelSpec, optimizer: optax.GradientTransformation,
+def make_steps(spec: embedding.ModelSpec,
+               optimizer: optax.GradientTransformation,
                schedule: optax.Schedule, score_size: int, label_radius: float,
                mesh: Mesh) -> Steps:
   """Jits the steps over `mesh`: batch sharded on `data`, state replicated.
@@ -248,7 +250,8 @@ def make_steps(spec: embedding.ModelSpec, optimizer: optax.GradientTransformatio
   train = jax.jit(
       functools.partial(train_step, optimizer=optimizer, schedule=schedule,
                         **common),
-      in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
+      in_shardings=(replicated, sharded),
+      out_shardings=(replicated, replicated),
       donate_argnums=0)
   evaluate = jax.jit(functools.partial(eval_step, **common),
                      in_shardings=(replicated, sharded),
@@ -418,7 +421,8 @@ def validate(steps: Steps, state: TrainState,
 
 
 def export_tracker(directory: pathlib.Path, spec: embedding.ModelSpec,
-                   state: TrainState, config: ml_collections.ConfigDict) -> None:
+                   state: TrainState,
+                   config: ml_collections.ConfigDict) -> None:
   """Writes the trained network as a checkpoint `Tracker.from_checkpoint`
   loads, with the config and the tracking hyper-parameters beside it."""
   track = tracking.TrackParams(**config.track.to_dict()) if "track" in config \

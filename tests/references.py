@@ -49,7 +49,8 @@ def crop_pad_resize(image: np.ndarray, centre, side: float, out_size: int,
 
   r0, ty = taps(centre[1] - side / 2)
   c0, tx = taps(centre[0] - side / 2)
-  rows = (1 - ty)[:, None, None] * padded[r0] + ty[:, None, None] * padded[r0 + 1]
+  rows = ((1 - ty)[:, None, None] * padded[r0]
+          + ty[:, None, None] * padded[r0 + 1])
   return ((1 - tx)[None, :, None] * rows[:, c0]
           + tx[None, :, None] * rows[:, c0 + 1])
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import zipfile
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image

@@ -14,7 +14,8 @@ GREY_LEVEL = 1.0  # the issue's tolerance: < 1 grey level
 
 
 def _random_frame(h=60, w=80, seed=0):
-  return np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.uint8)
+  rng = np.random.default_rng(seed)
+  return rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
 
 
 @pytest.mark.parametrize("centre, side, out_size", [

@@ -80,7 +80,8 @@ def test_score_map_shifts_with_search_image():
     shifted = score(big[:, 8 * ty:8 * ty + 255, 8 * tx:8 * tx + 255])[0]
     # Valid region: the shifted map sees the base map offset by (ty, tx).
     np.testing.assert_allclose(shifted[:17 - ty, :17 - tx], base[ty:, tx:],
-                               rtol=1e-4, atol=1e-4 * float(jnp.abs(base).max()))
+                               rtol=1e-4,
+                               atol=1e-4 * float(jnp.abs(base).max()))
 
 
 def test_train_mode_updates_batch_statistics_and_eval_mode_does_not():
@@ -117,7 +118,8 @@ def test_forward_and_loss_compile_once_per_shape():
 
   @jax.jit
   def loss(v, z, x):
-    return losses.balanced_logistic_loss(model.SiamFC(TINY).apply(v, z, x), y, w)
+    score = model.SiamFC(TINY).apply(v, z, x)
+    return losses.balanced_logistic_loss(score, y, w)
 
   for i in range(3):
     z = jnp.full((2, 127, 127, 3), float(i))

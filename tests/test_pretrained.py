@@ -14,7 +14,8 @@ from siamfc_jax.convert import int8_npz
 
 def test_pretrained_equals_the_importer_on_the_shared_file_bit_for_bit(
     data_dir):
-  src = data_dir / "weights" / "siamfc_2016-08-17_int8" / "siamfc_int8_exact.npz"
+  src = (data_dir / "weights" / "siamfc_2016-08-17_int8" /
+         "siamfc_int8_exact.npz")
   if not src.is_file():
     pytest.skip(f"{src} not found")
   spec, variables = int8_npz.load_int8_npz(src)

@@ -39,7 +39,7 @@ def test_tiny_run_lowers_the_loss_and_finds_the_target(tiny_run):
 
 def test_trained_network_loads_as_a_tracker(tiny_run):
   workdir, result = tiny_run
-  tracker = tracker_lib.Tracker.from_checkpoint(workdir / "tracker")
+  tracker = tracker_lib.Tracker.from_checkpoint(workdir)  # finds tracker/
   assert tracker.params.exemplar_size == 103
   np.testing.assert_array_equal(
       tracker.variables["params"]["embedding"]["conv1"]["kernel"],

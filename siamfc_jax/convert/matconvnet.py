@@ -202,7 +202,7 @@ def _walk_branch(path, layers: list[dict], conv_names: list[str]
             "bn": None, "relu": False, "pool": 0}
     seen, var, conv = [], conv["outputs"][0], None
     while True:
-      consumers = [l for l in layers if var in l["inputs"]]
+      consumers = [layer for layer in layers if var in layer["inputs"]]
       if len(consumers) != 1:
         break  # The branch ends (no consumer) or fans out (a join).
       layer = consumers[0]
@@ -460,9 +460,10 @@ def load_mat(path, bn_epsilon: float | None = None
   extras = {
       "params": {name: common.as_float32(path, name, value)
                  for name, (value, _) in params.items() if name not in used},
-      "layers": {l["name"]: {"type": l["type"], "inputs": l["inputs"],
-                             "outputs": l["outputs"], "params": l["params"],
-                             **l["block"]} for l in layer_table},
+      "layers": {row["name"]: {"type": row["type"], "inputs": row["inputs"],
+                               "outputs": row["outputs"],
+                               "params": row["params"], **row["block"]}
+                 for row in layer_table},
       "adjust": adjust_kind,
       "bn_clamped": clamped,
       "file_bn_epsilon": file_eps,

@@ -37,7 +37,8 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, cy: int, cx: int) -> None:
 
 def make_pair(seed: int, index: int, exemplar_size: int, instance_size: int,
               object_size: int = 40, max_shift: int = 4,
-              distractor: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              distractor: bool = True
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """One positive pair.
 
   Args:
