@@ -6,10 +6,18 @@
     boxes, times = tracker.track(seq.frames, seq.boxes[0])
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
-from siamfc_jax.pretrained import demo_sequence  # noqa: E402
-from siamfc_jax.tracker import Tracker  # noqa: E402
-from siamfc_jax.tracker import track_many  # noqa: E402
+# Loaded on first use, so `import siamfc_jax.data...` (e.g. in data-loading
+# worker processes) does not pay for the tracker and JAX.
+_LAZY = {"Tracker": "siamfc_jax.tracker", "track_many": "siamfc_jax.tracker",
+         "demo_sequence": "siamfc_jax.pretrained"}
+__all__ = sorted(_LAZY)
 
-__all__ = ["Tracker", "demo_sequence", "track_many"]
+
+def __getattr__(name):
+  if name in _LAZY:
+    return getattr(importlib.import_module(_LAZY[name]), name)
+  raise AttributeError(f"module 'siamfc_jax' has no attribute {name!r}")

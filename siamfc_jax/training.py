@@ -298,8 +298,7 @@ def _make_data(config: ml_collections.ConfigDict, split: str, seed: int,
         config.exemplar_size, config.instance_size,
         max_shift=data.max_shift if split == "train" else 0)
   from siamfc_jax.data import pairs  # pylint: disable=g-import-not-at-top
-  return pairs.make_pair_iterator(config, split=split, seed=seed,
-                                  batch_size=batch_size)
+  return pairs.pair_iterator_from_config(config, split, seed, batch_size)
 
 
 class _Writer:
@@ -376,6 +375,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   history, validation = [], []
   stop = min(total_steps, config.stop_after_steps or total_steps)
   step = int(state.step)
+  if step == 0:  # the untrained network, for comparison
+    val = validate(steps, state, config, local_batch)
+    validation.append({"step": 0, **val})
+    writer.write(0, val, "validation")
+  try:
+    state, step = _train_loop(state, step, stop, steps, train_data, config,
+                              steps_per_epoch, writer, manager, history,
+                              validation, local_batch)
+  finally:
+    _close(train_data)
+  manager.wait_until_finished()
+  writer.close()
+  if step == total_steps:
+    export_tracker(workdir / "tracker", spec, jax.device_get(state), config)
+  return {"state": state, "history": history, "validation": validation}
+
+
+def _train_loop(state, step, stop, steps, train_data, config, steps_per_epoch,
+                writer, manager, history, validation, local_batch):
+  """Steps from `step` to `stop`, logging, validating and saving."""
   tick, ticked = time.perf_counter(), step
 
   def save():
@@ -383,10 +402,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         state=ocp.args.StandardSave(state),
         data=ocp.args.JsonSave(train_data.get_state())), force=True)
 
-  if step == 0:  # the untrained network, for comparison
-    val = validate(steps, state, config, local_batch)
-    validation.append({"step": 0, **val})
-    writer.write(0, val, "validation")
   while step < stop:
     state, metrics = steps.train(state, steps.put_batch(next(train_data)))
     step += 1
@@ -404,19 +419,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       writer.write(step, val, "validation")
     if step % config.checkpoint_every_steps == 0 or step == stop:
       save()
-  manager.wait_until_finished()
-  writer.close()
-  if step == total_steps:
-    export_tracker(workdir / "tracker", spec, jax.device_get(state), config)
-  return {"state": state, "history": history, "validation": validation}
+  return state, step
+
+
+def _close(data) -> None:
+  """Stops a pair stream's workers, if it has any."""
+  close = getattr(data, "close", None)
+  if close:
+    close()
 
 
 def validate(steps: Steps, state: TrainState,
              config: ml_collections.ConfigDict, batch_size: int) -> dict:
   """Mean loss and peak error over `config.val_batches` held-out batches."""
   data = _make_data(config, "validation", config.seed, batch_size)
-  results = [steps.eval(state, steps.put_batch(next(data)))
-             for _ in range(config.val_batches)]
+  try:
+    results = [steps.eval(state, steps.put_batch(next(data)))
+               for _ in range(config.val_batches)]
+  finally:
+    _close(data)
   return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
 
 

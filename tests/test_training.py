@@ -124,3 +124,23 @@ def test_optimizer_applies_the_original_multipliers_and_decay():
   np.testing.assert_allclose(e["bn1"]["bias"], -0.1)
   assert float(updates["adjust_scale"]) == 0.0
   np.testing.assert_allclose(updates["adjust_bias"], -0.15)
+
+
+def test_trains_on_a_folder_of_real_sequences(data_dir, tmp_path):
+  root = tmp_path / "sequences"
+  root.mkdir()
+  for name in ("eco_Crossing", "lasith_Dudek", "vot15_bag"):
+    src = data_dir / "sequences" / name
+    if not src.is_dir():
+      pytest.skip(f"{src} not found")
+    (root / name).symlink_to(src)
+  config = _config(pairs_per_epoch=16, num_epochs=1, val_batches=1)
+  with config.unlocked():
+    config.data.kind = "folder"
+    config.data.dir = str(root)
+    config.data.tfds_dir = str(tmp_path / "tfds")
+    config.data.val_sequences = 1
+    config.data.workers = 0
+  result = training.train_and_evaluate(config, tmp_path / "run")
+  assert int(result["state"].step) == 2
+  assert all(np.isfinite(v["loss"]) for v in result["validation"])
