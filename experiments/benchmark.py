@@ -2,7 +2,7 @@ r"""Prints how fast the tracker runs here: step, host work, end to end, batched.
 
   python -m experiments.benchmark                        # 3 and 5 scales
   python -m experiments.benchmark --scales=3 --batch_sizes=1,4,8 --torch \
-      --output_json=benchmark.json
+      --onnxruntime --output_json=benchmark.json
   python -m experiments.benchmark --tiny --num_frames=3  # a tiny network
 
 The network is the bundled original SiamFC (`Tracker.pretrained()`), the
@@ -12,7 +12,10 @@ same step in PyTorch, same weights) is first checked to give the same boxes
 as ours on the first frames, then timed in NCHW and channels_last layouts,
 frame by frame in turn with our step (`step_interleaved`), so that other
 work on a shared machine slows all of them alike; torch is not a
-dependency, so without it those rows are skipped.
+dependency, so without it those rows are skipped. With --onnxruntime, the
+onnxruntime backend's step is checked to give our boxes and timed too (in
+turn with the others under --torch), for one sequence and, for every N > 1
+of --batch_sizes, N sequences through the frame step exported for N.
 """
 
 import dataclasses
@@ -22,6 +25,7 @@ import os
 from absl import app
 from absl import flags
 import jax
+import numpy as np
 
 from siamfc_jax import benchmarking
 from siamfc_jax import embedding
@@ -40,6 +44,9 @@ _OUTPUT_JSON = flags.DEFINE_string(
     "output_json", None, "Also write the figures to this JSON file.")
 _TORCH = flags.DEFINE_bool(
     "torch", False, "Also time the PyTorch step of benchmarks/torch_step.py.")
+_ONNXRUNTIME = flags.DEFINE_bool(
+    "onnxruntime", False, "Also time the onnxruntime backend "
+    "(siamfc_jax/backends.py); needs onnxruntime and jax2onnx.")
 _TINY = flags.DEFINE_bool(
     "tiny", False, "A tiny random network (width 0.125, crops 103/167) "
     "instead of the original: for tests, the speed means nothing.")
@@ -81,8 +88,52 @@ def _trackers(tiny: bool):
   return tracker_for
 
 
-def _time_torch(tracker_for, clip, scales):
+def _check_boxes(name, timer, tracker, clip):
+  """Max box difference (px) of `timer`'s first frames from our step's."""
+  n = min(TORCH_CHECK_FRAMES, len(clip.frames) - 1)
+  want = [b for _, (_, b) in zip(range(n),
+                                benchmarking.step_timer(tracker, clip))]
+  got = [b for _, (_, b) in zip(range(n), timer)]
+  diff = float(np.abs(np.stack(got) - np.stack(want)).max())
+  print(f"{name} vs JAX boxes, {tracker.params.num_scales} scales, frames "
+        f"1-{n}: max difference {diff:.4f} px (limit {TORCH_CHECK_PX} px)")
+  return diff
+
+
+def _time_ort(tracker_for, clip, scales, batch_sizes, single=True):
+  """ONNX Runtime rows timed on their own (see module doc); the
+  one-sequence row only if `single` (else it is timed with torch's).
+
+  Returns:
+    (rows, the "onnxruntime" entry of the JSON), or (None, reason).
+  """
+  from siamfc_jax import backends  # pylint: disable=g-import-not-at-top
+  why = backends.onnxruntime_missing()
+  if why:
+    return None, why
+  import onnxruntime  # pylint: disable=g-import-not-at-top
+  info = {"version": onnxruntime.__version__, "check": {}}
+  rows = []
+  for s in scales:
+    tracker = tracker_for(s)
+    diff = _check_boxes("onnxruntime", benchmarking.ort_step_timer(
+        tracker, clip), tracker, clip)
+    info["check"][str(s)] = {"max_box_diff_px": diff,
+                             "ok": diff <= TORCH_CHECK_PX}
+    if single:
+      rows.append(benchmarking.Row.from_seconds(
+          "ort_step", s, 1, benchmarking.time_ort(tracker, clip)))
+    for n in batch_sizes:
+      if n > 1:
+        rows.append(benchmarking.Row.from_seconds(
+            "ort_batch_step", s, n, benchmarking.time_ort(tracker, clip, n)))
+  return rows, info
+
+
+def _time_torch(tracker_for, clip, scales, with_ort=False):
   """Checks the torch step against ours, then times it (see module doc).
+
+  With `with_ort`, the onnxruntime step is timed in the same turns.
 
   Returns:
     (rows to add, the "torch" entry of the JSON), or (None, reason) when
@@ -129,6 +180,9 @@ def _time_torch(tracker_for, clip, scales):
     # other work on the machine falls on all three alike.
     timers = {"step_interleaved": (t for t, _ in benchmarking.step_timer(
         tracker, clip))}
+    if with_ort:
+      timers["ort_step"] = (t for t, _ in benchmarking.ort_step_timer(
+          tracker, clip))
     for layout, step in steps.items():
       timers[f"torch_step_{layout}"] = torch_step.step_timer(
           step, list(clip.frames), clip.box)
@@ -142,10 +196,32 @@ def _time_torch(tracker_for, clip, scales):
   return rows, info
 
 
+def _ratio(ms, other_ms):
+  ratio = other_ms / ms
+  return (f"{ratio:.2f}x as fast as" if ratio >= 1
+          else f"{1 / ratio:.2f}x slower than")
+
+
 def _summary(results) -> list[str]:
-  """One line per S: our step against torch channels_last, as a ratio."""
-  by_key = {(r["name"], r["scales"]): r["ms"] for r in results["rows"]}
+  """One line per S: our step against torch channels_last, as a ratio; the
+  onnxruntime step against the fastest PyTorch variant and our JAX step."""
+  by_key = {(r["name"], r["scales"]): r["ms"] for r in results["rows"]
+            if r["sequences"] == 1}
   lines = []
+  for (name, s), ms in sorted(by_key.items()):
+    if name != "ort_step":
+      continue
+    torch = {k: by_key[k, s] for k in ("torch_step_nchw",
+                                       "torch_step_channels_last")
+             if (k, s) in by_key}
+    jax_ms = by_key.get(("step_interleaved", s), by_key.get(("step", s)))
+    line = (f"{s} scales: ONNX Runtime step {ms:.1f} ms ({1e3 / ms:.1f} "
+            f"frames/s) is {_ratio(ms, jax_ms)} our JAX step {jax_ms:.1f} ms")
+    if torch:
+      fastest = min(torch, key=torch.get)
+      line += (f" and {_ratio(ms, torch[fastest])} PyTorch "
+               f"{fastest[len('torch_step_'):]} {torch[fastest]:.1f} ms")
+    lines.append(line)
   for (name, s), ms in sorted(by_key.items()):
     if name != "step_interleaved":
       continue
@@ -180,9 +256,22 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e)) from e
   results["meta"]["network"] = "tiny" if _TINY.value else "siamfc"
-  if _TORCH.value:
+  if _ONNXRUNTIME.value or _TORCH.value:
     clip = benchmarking.load_clip(_NUM_FRAMES.value)
-    rows, info = _time_torch(tracker_for, clip, scales)
+  if _ONNXRUNTIME.value:
+    # With --torch the one-sequence ORT step is timed in turn with it.
+    rows, info = _time_ort(tracker_for, clip, scales, batch_sizes,
+                           single=not _TORCH.value)
+    if rows is None:
+      print(f"Skipping the ONNX Runtime rows: {info}")
+      info = {"skipped": info}
+    else:
+      results["rows"] += [dataclasses.asdict(row) for row in rows]
+    results["onnxruntime"] = info
+  if _TORCH.value:
+    rows, info = _time_torch(tracker_for, clip, scales,
+                             with_ort=_ONNXRUNTIME.value
+                             and "skipped" not in results["onnxruntime"])
     if rows is None:
       print(f"Skipping the PyTorch rows: {info}")
       info = {"skipped": info}

@@ -46,6 +46,10 @@ _MAX_FRAMES = flags.DEFINE_integer(
 _PRESET = flags.DEFINE_enum(
     "preset", "siamfc-3s", ["siamfc-3s", "siamfc-5s"],
     "Tracking hyper-parameters (used with the bundled network).")
+_BACKEND = flags.DEFINE_enum(
+    "backend", "auto", ["auto", "jax", "onnxruntime"],
+    "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
+    "installed, else JAX (siamfc_jax/backends.py).")
 
 
 def _parse_box(text: str) -> np.ndarray:
@@ -106,10 +110,15 @@ def _progress(done: int, total: int | None, start: float) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if _CHECKPOINT.value:
-    tracker = tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value)
-  else:
-    tracker = tracker_lib.Tracker.pretrained(_PRESET.value)
+  try:
+    if _CHECKPOINT.value:
+      tracker = tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value,
+                                                    backend=_BACKEND.value)
+    else:
+      tracker = tracker_lib.Tracker.pretrained(_PRESET.value,
+                                               backend=_BACKEND.value)
+  except ValueError as e:  # e.g. --backend=onnxruntime, not installed
+    raise app.UsageError(str(e)) from None
   name, frames, box, gt = open_input(_SEQ.value, _INIT_BOX.value)
   if _MAX_FRAMES.value:
     frames = (frames[:_MAX_FRAMES.value] if isinstance(frames, list) else
@@ -121,7 +130,8 @@ def main(argv):
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
 
   total = len(frames) if isinstance(frames, list) else None
-  print(f"Tracking {name} ({total or '?'} frames) with {tracker.name}")
+  print(f"Tracking {name} ({total or '?'} frames) with {tracker.name} "
+        f"({tracker.backend.name} backend)")
   boxes, times, start = [], [], time.perf_counter()
   with open(output, "w") as f:
     for b, seconds in tracker.track_iter(frames, box):

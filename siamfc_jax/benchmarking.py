@@ -18,6 +18,10 @@ frames/s = sequences per call / seconds per call:
 `experiments/benchmark.py --torch` adds PyTorch's step and `step_interleaved`:
 our step again, each frame timed in turn with the PyTorch ones, so that a
 machine shared with other work slows all of them alike.
+`--onnxruntime` adds the onnxruntime backend (`backends.py`): `ort_step`,
+its exported frame step with the frame in host memory (in turn with the
+others under --torch), and `ort_batch_step`, the frame step exported for N
+sequences at once.
 
     results = benchmarking.run_all(tracker_for, num_frames=30,
                                    scales=(3,), batch_sizes=(1, 4, 8))
@@ -36,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from siamfc_jax import export
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
@@ -54,6 +59,8 @@ DESCRIPTIONS = {
     "batch_step": "track_step_batch, N sequences",
     "torch_step_nchw": "PyTorch step, NCHW",
     "torch_step_channels_last": "PyTorch step, channels_last",
+    "ort_step": "ONNX Runtime step (onnxruntime backend)",
+    "ort_batch_step": "ONNX Runtime step, N sequences (one export)",
 }
 
 
@@ -168,6 +175,50 @@ def step_timer(tracker: tracker_lib.Tracker, clip: Clip
     box = jax.block_until_ready(box)
     seconds = time.perf_counter() - start
     yield seconds, np.asarray(box, np.float64)
+
+
+def ort_step_timer(tracker: tracker_lib.Tracker, clip: Clip,
+                   num_sequences: int | None = None
+                   ) -> Iterator[tuple[float, np.ndarray]]:
+  """Steps the exported ONNX frame step through the clip in ONNX Runtime.
+
+  What the onnxruntime backend runs (all cores); frames are in host memory,
+  ONNX Runtime's device. A generator like `step_timer`; the export and the
+  sessions are made at the first `next`.
+
+  Args:
+    tracker: network and hyper-parameters.
+    clip: frames[0] initialises; the others are tracked in order.
+    num_sequences: N to step N copies of the clip with the frame step
+      exported for N sequences at once; None for one sequence.
+
+  Yields:
+    (seconds of the step, [4] float64 box of the first sequence) for
+    frames[1:], in order.
+  """
+  n = num_sequences
+  sidecar, blobs = export.export_steps(tracker.spec, tracker.variables,
+                                       tracker.params, "onnx",
+                                       num_sequences=n)
+  steps = export.ExportedSteps(sidecar, blobs)
+  state = steps.init(clip.frames[0], clip.box)
+  if n:
+    state = export.stack([state] * n)
+  for frame in clip.frames[1:]:
+    if n:
+      frame = np.stack([frame] * n)
+    start = time.perf_counter()
+    state, box, _ = steps.step(state, frame)
+    seconds = time.perf_counter() - start
+    yield seconds, np.asarray(box[0] if n else box, np.float64)
+
+
+def time_ort(tracker: tracker_lib.Tracker, clip: Clip,
+             num_sequences: int | None = None,
+             warmup: int = WARMUP_STEPS) -> np.ndarray:
+  """[len(frames) - 1 - warmup] float64 seconds per `ort_step_timer` step."""
+  return np.asarray([t for i, (t, _) in enumerate(
+      ort_step_timer(tracker, clip, num_sequences)) if i >= warmup])
 
 
 def time_step(tracker: tracker_lib.Tracker, clip: Clip,

@@ -48,39 +48,9 @@ def _axis_taps(start: jax.Array, step: jax.Array, out_size: int,
   return jnp.clip(idx, 0, length - 1).astype(jnp.int32), w
 
 
-def crop_and_resize(image: jax.Array, centre: jax.Array, side: jax.Array,
-                    out_size: int, fill: jax.Array,
-                    image_size: jax.Array | None = None) -> jax.Array:
-  """One square context crop, resampled.
-
-  Args:
-    image: [H, W, C] frame (any real dtype; uint8 or float32 in [0, 255]).
-    centre: [2] float (cx, cy) window centre in pixels.
-    side: [] float window side in pixels (> 0).
-    out_size: output side in pixels (static).
-    fill: [C] float32 colour of pixels outside the frame.
-    image_size: optional [2] int (w, h) of the real frame inside a larger,
-      padded `image` (batched sequences of unequal sizes); pixels beyond it
-      count as outside. Defaults to the whole array.
-
-  Returns:
-    [out_size, out_size, C] float32 crop.
-  """
-  image = jnp.asarray(image)
-  if image_size is None:
-    w, h = image.shape[1], image.shape[0]
-  else:
-    w, h = image_size[0], image_size[1]
-  fill = jnp.asarray(fill, jnp.float32)
-  step = side / out_size
-  rows, wy = _axis_taps(centre[1] - side / 2, step, out_size, h)
-  cols, wx = _axis_taps(centre[0] - side / 2, step, out_size, w)
-  # Separable: blend the two rows of every output row, then two columns.
-  # Taps outside the frame carry weight 0; the missing weight is `fill`.
-  r = image[rows].astype(jnp.float32) - fill  # [N, 2, W, C]
-  r = jnp.einsum("nk,nkwc->nwc", wy, r)
-  c = r[:, cols]  # [N, N, 2, C]
-  return jnp.einsum("mk,nmkc->nmc", wx, c) + fill
+def _take_rows(a: jax.Array, idx: jax.Array) -> jax.Array:
+  """`a[idx]` for indices known to lie in [0, len(a)): a plain gather."""
+  return a.at[idx].get(mode="promise_in_bounds", wrap_negative_indices=False)
 
 
 def crop_scales(image: jax.Array, centre: jax.Array, sides: jax.Array,
@@ -89,18 +59,73 @@ def crop_scales(image: jax.Array, centre: jax.Array, sides: jax.Array,
   """Crops of several sizes around one centre (the scale pyramid).
 
   Args:
-    image: [H, W, C] frame.
-    centre: [2] float (cx, cy) in pixels.
-    sides: [S] float window sides in pixels.
+    image: [H, W, C] frame (any real dtype; uint8 or float32 in [0, 255]).
+    centre: [2] float (cx, cy) window centre in pixels.
+    sides: [S] float window sides in pixels (> 0).
     out_size: output side in pixels (static).
-    fill: [C] float32 padding colour.
-    image_size: optional [2] int (w, h) of the real frame (see above).
+    fill: [C] float32 colour of pixels outside the frame.
+    image_size: optional [2] int (w, h) of the real frame inside a larger,
+      padded `image` (batched sequences of unequal sizes); pixels beyond it
+      count as outside. Defaults to the whole array.
 
   Returns:
     [S, out_size, out_size, C] float32 crops.
   """
-  return jax.vmap(crop_and_resize, in_axes=(None, None, 0, None, None, None))(
-      image, centre, sides, out_size, fill, image_size)
+  image = jnp.asarray(image)
+  height, width, channels = image.shape
+  w, h = (width, height) if image_size is None else (image_size[0],
+                                                     image_size[1])
+  fill = jnp.asarray(fill, jnp.float32)
+  s, n = sides.shape[0], out_size
+  taps = jax.vmap(_axis_taps, in_axes=(0, 0, None, None))
+  step = sides / out_size
+  rows, wy = taps(centre[1] - sides / 2, step, out_size, h)  # [S, N, 2]
+  cols, wx = taps(centre[0] - sides / 2, step, out_size, w)
+  # Separable: blend the two rows of every output row, then two columns.
+  # Taps outside the frame carry weight 0; the missing weight is `fill`.
+  # Written for ONNX Runtime as much as for XLA (both get it fast): whole
+  # frame rows are gathered (a copy per row, no per-pixel indexing), pixels
+  # are gathered as C-blocks, the tap axis is never the innermost one, and
+  # `fill` is tiled to a whole row rather than broadcast along a size-C axis.
+  # (Of the rank of what it is added to: jax2onnx mis-shapes the broadcast
+  # of a rank-1 row when W is symbolic.)
+  fill_row = jnp.broadcast_to(fill[None], (width, channels)).reshape(
+      1, width * channels)
+  frame = image.reshape(height, width * channels).astype(jnp.float32)
+  frame = frame - fill_row  # [H, W * C]
+  r = (wy[..., 0, None] * _take_rows(frame, rows[..., 0])
+       + wy[..., 1, None] * _take_rows(frame, rows[..., 1]))  # [S, N, W * C]
+  # Column c of output row (s, i) is pixel block (s * N + i) * W + c of r.
+  base = (jnp.arange(s * n, dtype=jnp.int32) * width).reshape(s, n, 1)
+  pixels = r.reshape(s * n * width, channels)
+  wx = jnp.broadcast_to(wx[:, None, :, :, None], (s, 1, n, 2, channels))
+  out = (wx[..., 0, :] * _take_rows(pixels, base + cols[:, None, :, 0])
+         + wx[..., 1, :] * _take_rows(pixels, base + cols[:, None, :, 1]))
+  fill_row = jnp.broadcast_to(fill[None], (n, channels)).reshape(
+      1, 1, n * channels)
+  return (out.reshape(s, n, n * channels) + fill_row).reshape(s, n, n,
+                                                                channels)
+
+
+def crop_and_resize(image: jax.Array, centre: jax.Array, side: jax.Array,
+                    out_size: int, fill: jax.Array,
+                    image_size: jax.Array | None = None) -> jax.Array:
+  """One square context crop, resampled (`crop_scales` with S = 1).
+
+  Args:
+    image: [H, W, C] frame (any real dtype; uint8 or float32 in [0, 255]).
+    centre: [2] float (cx, cy) window centre in pixels.
+    side: [] float window side in pixels (> 0).
+    out_size: output side in pixels (static).
+    fill: [C] float32 colour of pixels outside the frame.
+    image_size: optional [2] int (w, h) of the real frame (see
+      `crop_scales`).
+
+  Returns:
+    [out_size, out_size, C] float32 crop.
+  """
+  sides = jnp.reshape(jnp.asarray(side, jnp.float32), (1,))
+  return crop_scales(image, centre, sides, out_size, fill, image_size)[0]
 
 
 def mean_colour(image: jax.Array) -> jax.Array:

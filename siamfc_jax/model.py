@@ -35,9 +35,10 @@ class SiamFC(nn.Module):
   spec: embedding_lib.ModelSpec
   adjust_scale_init: float = ADJUST_SCALE_ORIGINAL
   adjust_bias_init: float = 0.0
+  split_groups: bool = True  # see `embedding.Conv`; same results either way
 
   def setup(self):
-    self.embedding = embedding_lib.Embedding(self.spec)
+    self.embedding = embedding_lib.Embedding(self.spec, self.split_groups)
     self.adjust_scale = self.param(
         "adjust_scale", nn.initializers.constant(self.adjust_scale_init), ())
     self.adjust_bias = self.param(
@@ -88,9 +89,14 @@ def receptive_field(spec: embedding_lib.ModelSpec) -> int:
 
 
 def embed(spec: embedding_lib.ModelSpec, variables: Variables,
-          images: jax.Array) -> jax.Array:
-  """phi in inference mode: [B, H, W, 3] float32 -> [B, H', W', C] float32."""
-  return SiamFC(spec).apply(variables, images, method=SiamFC.embed)
+          images: jax.Array, split_groups: bool = True) -> jax.Array:
+  """phi in inference mode: [B, H, W, 3] float32 -> [B, H', W', C] float32.
+
+  `split_groups=False` runs each grouped layer as one grouped convolution
+  (what ONNX Runtime runs fastest; see `embedding.Conv`), same results.
+  """
+  return SiamFC(spec, split_groups=split_groups).apply(
+      variables, images, method=SiamFC.embed)
 
 
 def score(spec: embedding_lib.ModelSpec, variables: Variables,

@@ -6,7 +6,9 @@
 Boxes are `[x, y, w, h]` float pixels, 0-based top-left (see `boxes.py`), as
 OTB results and GOT-10k use. Frames are anything PIL or NumPy can hold:
 grayscale, RGB, RGBA, 8- or 16-bit; they are converted to 8-bit RGB on the
-host. All per-frame work happens in one jitted call (`tracking.track_step`).
+host. All per-frame work happens in one call of the backend's frame step
+(`backends.py`): `tracking.track_step` jitted ("jax") or exported to ONNX
+("onnxruntime", the default on CPU when installed); the boxes agree.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from siamfc_jax import backends
 from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracking
@@ -107,6 +110,8 @@ class Tracker:
     name: shown in result folders and reports.
     spec: the network.
     params: tracking hyper-parameters (`tracking.TrackParams`).
+    backend: where the steps run (`backends.py`): `backend.name` is "jax"
+      or "onnxruntime".
     is_deterministic: True (the got10k toolkit then runs each sequence once).
   """
 
@@ -114,7 +119,19 @@ class Tracker:
 
   def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
                params: tracking.TrackParams = tracking.SIAMFC_3S,
-               name: str = "SiamFC"):
+               name: str = "SiamFC", backend: str | None = "jax"):
+    """A tracker of `spec` with `variables`.
+
+    Args:
+      spec: the network.
+      variables: its variables.
+      params: tracking hyper-parameters.
+      name: shown in result folders and reports.
+      backend: "jax", "onnxruntime", or "auto"/None for the default of this
+        machine (`backends.default_backend`). "jax" here, where training
+        and tests build trackers; `pretrained` and `from_checkpoint`
+        default to "auto".
+    """
     params.validate()
     z, x = spec.output_size(params.exemplar_size), spec.output_size(
         params.instance_size)
@@ -125,62 +142,70 @@ class Tracker:
           f"this network (receptive field {model.receptive_field(spec)} px)")
     self.spec, self.params, self.name = spec, params, name
     self.variables = jax.device_put(variables)
+    self.backend = backends.make(backend, spec, self.variables, params)
     self._state = None
     self._frame_shape = None
 
   @classmethod
-  def pretrained(cls, name: str = "siamfc-3s") -> Tracker:
+  def pretrained(cls, name: str = "siamfc-3s",
+                 backend: str | None = None) -> Tracker:
     """The original SiamFC network shipped with the package; no download.
 
     Args:
       name: "siamfc-3s" or "siamfc-5s" (same weights, the tracking
         hyper-parameters of 3 or 5 scales).
+      backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
     """
     from siamfc_jax import pretrained  # pylint: disable=g-import-not-at-top
     spec, variables = pretrained.network()
-    return cls(spec, variables, _params(name), name=name)
+    return cls(spec, variables, _params(name), name=name, backend=backend)
 
   @classmethod
   def from_checkpoint(cls, path: str | os.PathLike,
                       params: tracking.TrackParams | str | None = None,
-                      name: str | None = None) -> Tracker:
+                      name: str | None = None,
+                      backend: str | None = None) -> Tracker:
     """Loads a checkpoint written by `checkpoints.save` (training, convert).
 
     Args:
-      path: checkpoint directory.
+      path: checkpoint directory, or a training workdir (its `tracker/`).
       params: tracking hyper-parameters or a preset name ("siamfc-3s",
         "siamfc-5s"); by default those saved in the checkpoint's config
         (`config["track"]`), else SiamFC-3s.
       name: tracker name; defaults to the directory name.
+      backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
     """
     from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
+    trained = os.path.join(path, "tracker")  # a training workdir
+    if os.path.isdir(trained) and not os.path.isfile(
+        os.path.join(path, checkpoints.META_FILE)):
+      path = trained
     spec, variables, config = checkpoints.load(path)
     if params is None:
       params = tracking.TrackParams(**(config or {}).get("track", {}))
     return cls(spec, variables, _params(params),
-               name or os.path.basename(os.path.normpath(path)))
+               name or os.path.basename(os.path.normpath(path)),
+               backend=backend)
 
   def init(self, image: Frame, box) -> None:
     """Starts tracking the target `box` [x, y, w, h] in `image`."""
     frame = load_frame(image)
     box = check_box(box, frame.shape)
     self._frame_shape = frame.shape
-    self._state = tracking.init_state_jit(self.variables, frame, box,
-                                          self.spec, self.params)
+    self._state = self.backend.init(frame, box)
 
   def update(self, image: Frame) -> np.ndarray:
     """Tracks into the next frame; returns the [4] float64 box."""
     return np.asarray(self._step(image), np.float64)
 
-  def _step(self, image: Frame) -> jax.Array:
+  def _step(self, image: Frame) -> np.ndarray:
     if self._state is None:
       raise ValueError("call init(image, box) before update(image)")
     frame = load_frame(image)
     if frame.shape != self._frame_shape:
       raise ValueError(f"frame shape {frame.shape} differs from the first "
                        f"frame's {self._frame_shape}")
-    self._state, box, _ = tracking.track_step_jit(
-        self.variables, self._state, frame, self.spec, self.params)
+    self._state, box = self.backend.step(self._state, frame)
     return box
 
   def track(self, frames: Iterable[Frame], box,
@@ -219,8 +244,7 @@ class Tracker:
       for i, frame in enumerate(_prefetch(pool, frames)):
         start = time.perf_counter()
         if i == 0:
-          self.init(frame, box)
-          jax.block_until_ready(self._state)
+          self.init(frame, box)  # the backend waits for its result
           out = np.asarray(box, np.float64).reshape(4)
         else:
           out = self.update(frame)
@@ -255,10 +279,12 @@ def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
 
   Frames of unequal sizes are padded to the largest (the crop treats the
   padding as outside the frame) and shorter sequences stop early, so the
-  boxes equal N separate `Tracker.track` runs.
+  boxes equal N separate `Tracker.track` runs. Lock-step batching is JAX
+  only: a tracker with another backend tracks the N sequences one after
+  the other (the same boxes as separate runs, by construction).
 
   Args:
-    tracker: supplies network and hyper-parameters.
+    tracker: supplies network, hyper-parameters and backend.
     sequences: N pairs (frames, first box [x, y, w, h]).
 
   Returns:
@@ -266,6 +292,8 @@ def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
   """
   if not sequences:
     return []
+  if tracker.backend.name != "jax":
+    return [tracker.track(frames, box)[0] for frames, box in sequences]
   firsts = [load_frame(frames[0]) for frames, _ in sequences]
   states = [tracking.init_state_jit(tracker.variables, f, check_box(b, f.shape),
                                     tracker.spec, tracker.params)

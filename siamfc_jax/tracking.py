@@ -10,7 +10,9 @@ of fixed shapes.
 What the original (`tracker.m`, `tracker_eval.m`) does and where we differ,
 on purpose, each for a reason written beside it:
 - scores are upsampled with bicubic interpolation (Keys a = -0.5, half-pixel
-  centres: `jax.image.resize`, MATLAB's `imresize` kernel; borders differ);
+  centres, weights renormalised at the borders: `jax.image.resize`'s, as two
+  matrix products so that it exports exactly; MATLAB's `imresize` kernel,
+  whose borders differ);
 - the displacement is measured from the true centre of the upsampled map,
   (N - 1) / 2 (0-based): the original's `ceil(N / 2)` (1-based) pushes every
   estimate 0.25 instance px down-right; CFNet's `tracker_step.m` fixed it;
@@ -127,7 +129,8 @@ class TrackerState:
 
 def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
                spec: embedding.ModelSpec,
-               params: TrackParams = SIAMFC_3S) -> TrackerState:
+               params: TrackParams = SIAMFC_3S, *,
+               split_groups: bool = True) -> TrackerState:
   """Crops and embeds the exemplar of the first frame.
 
   Args:
@@ -136,6 +139,7 @@ def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
     box: [4] float32 target box [x, y, w, h] (see `boxes.py`).
     spec: the network.
     params: tracking hyper-parameters.
+    split_groups: how grouped layers run (`embedding.Conv`); same results.
 
   Returns:
     The initial `TrackerState`.
@@ -145,7 +149,7 @@ def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
   z_side = boxes.context_side(size, params.context)
   z_img = crop.crop_and_resize(frame, centre, z_side, params.exemplar_size,
                                fill)
-  z_feat = model.embed(spec, variables, z_img[None])
+  z_feat = model.embed(spec, variables, z_img[None], split_groups)
   x_side = z_side * params.instance_size / params.exemplar_size
   return TrackerState(
       z_feat=z_feat, centre=centre, size=size, x_side=x_side,
@@ -153,6 +157,22 @@ def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
                                params.max_scale * x_side]),
       fill=fill,
       frame_size=jnp.array([frame.shape[1], frame.shape[0]], jnp.int32))
+
+
+@functools.cache
+def upsample_matrix(n: int, factor: int) -> np.ndarray:
+  """[n * factor, n] float32 bicubic upsampling weights along one axis.
+
+  Those of `jax.image.resize(..., method="cubic", antialias=False)`: Keys
+  a = -0.5, half-pixel centres, taps outside the input dropped and the rest
+  renormalised to sum to 1. `M @ x @ M.T` upsamples an [n, n] map.
+  """
+  a = -0.5
+  out = (np.arange(n * factor) + 0.5) / factor - 0.5
+  d = np.abs(out[:, None] - np.arange(n)[None, :])
+  w = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1,
+               np.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, 0.0))
+  return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _cosine_window(n: int) -> np.ndarray:
@@ -163,7 +183,8 @@ def _cosine_window(n: int) -> np.ndarray:
 
 def search(variables: model.Variables, state: TrackerState, frame: jax.Array,
            spec: embedding.ModelSpec,
-           params: TrackParams = SIAMFC_3S) -> jax.Array:
+           params: TrackParams = SIAMFC_3S, *,
+           split_groups: bool = True) -> jax.Array:
   """Scores the S scaled search windows around the previous position.
 
   Args:
@@ -172,15 +193,23 @@ def search(variables: model.Variables, state: TrackerState, frame: jax.Array,
     frame: [H, W, 3] frame, uint8 or float32 in [0, 255].
     spec: the network.
     params: tracking hyper-parameters.
+    split_groups: how grouped layers run (`embedding.Conv`); same results.
 
   Returns:
     [S, n, n] float32 score maps (n = 17 for SiamFC), smallest scale first.
   """
-  sides = state.x_side * jnp.asarray(params.scales())
-  x_img = crop.crop_scales(frame, state.centre, sides, params.instance_size,
-                           state.fill, state.frame_size)
-  x_feat = model.embed(spec, variables, x_img)
+  x_img = search_crops(state, frame, params)
+  x_feat = model.embed(spec, variables, x_img, split_groups)
   return model.score(spec, variables, state.z_feat, x_feat)
+
+
+def search_crops(state: TrackerState, frame: jax.Array,
+                 params: TrackParams = SIAMFC_3S) -> jax.Array:
+  """[S, instance_size, instance_size, 3] float32 search crops of `search`,
+  smallest scale first, around the previous position."""
+  sides = state.x_side * jnp.asarray(params.scales())
+  return crop.crop_scales(frame, state.centre, sides, params.instance_size,
+                          state.fill, state.frame_size)
 
 
 def locate(state: TrackerState, scores: jax.Array, total_stride: int,
@@ -198,8 +227,12 @@ def locate(state: TrackerState, scores: jax.Array, total_stride: int,
   """
   scales = jnp.asarray(params.scales())
   n_up = scores.shape[-1] * params.response_up
-  up = jax.image.resize(scores[..., None], (params.num_scales, n_up, n_up, 1),
-                        method="cubic", antialias=False)[..., 0]
+  # = jax.image.resize(method="cubic", antialias=False), to ~1e-7: ONNX's
+  # cubic Resize replicates border pixels instead of renormalising.
+  m = upsample_matrix(scores.shape[-1], params.response_up)
+  hi = jax.lax.Precision.HIGHEST  # as jax.image.resize: no TF32 / bf16
+  up = jnp.matmul(jnp.matmul(m, scores, precision=hi), m.T,
+                  precision=hi)  # [S, n_up, n_up]
 
   # Scale: penalise the peaks of the non-centre scales; lowest index wins a
   # tie, as the original's strict `>`.
@@ -228,7 +261,7 @@ def locate(state: TrackerState, scores: jax.Array, total_stride: int,
 
 def track_step(variables: model.Variables, state: TrackerState,
                frame: jax.Array, spec: embedding.ModelSpec,
-               params: TrackParams = SIAMFC_3S
+               params: TrackParams = SIAMFC_3S, *, split_groups: bool = True
                ) -> tuple[TrackerState, jax.Array, jax.Array]:
   """Tracks the target into the next frame: `search`, then `locate`.
 
@@ -238,12 +271,14 @@ def track_step(variables: model.Variables, state: TrackerState,
     frame: [H, W, 3] frame, uint8 or float32 in [0, 255].
     spec: the network (static).
     params: tracking hyper-parameters (static).
+    split_groups: how grouped layers run (`embedding.Conv`); same results.
 
   Returns:
     (new state, [4] float32 box [x, y, w, h], [S, n, n] float32 raw score
     maps of the S scales, smallest scale first).
   """
-  scores = search(variables, state, frame, spec, params)
+  scores = search(variables, state, frame, spec, params,
+                  split_groups=split_groups)
   new_state = locate(state, scores, spec.total_stride, params)
   return new_state, new_state.box, scores
 

@@ -1,0 +1,120 @@
+r"""Evaluates a tracker on an OTB, GOT-10k or VOT dataset folder.
+
+  python -m experiments.evaluate --dataset=otb --root=path/to/OTB100
+  python -m experiments.evaluate --dataset=got10k --root=path/to/GOT-10k/val \
+      --checkpoint=runs/siamfc/ckpt
+  python -m experiments.evaluate --dataset=vot --root=path/to/vot2016
+  python -m experiments.evaluate --dataset=otb --root=... --random_init
+
+Tracks every sequence of --root that has no result file yet (so a second run
+only re-scores), writes the results in the got10k toolkit's layout under
+--output/results/, prints a table per sequence and overall, and writes
+--output/reports/<OTB|GOT-10k|VOT>/<tracker>/report.json with success and
+precision plots. Trackers evaluated earlier into the same --output on the
+same sequences are drawn in the plots too. See
+siamfc_jax/evaluation/protocols.py for the layouts and the scores.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+import jax
+
+from siamfc_jax import embedding
+from siamfc_jax import model
+from siamfc_jax import tracker as tracker_lib
+from siamfc_jax import tracking
+from siamfc_jax.data import sequences
+from siamfc_jax.evaluation import metrics
+from siamfc_jax.evaluation import protocols
+
+_DATASET = flags.DEFINE_enum(
+    "dataset", None, list(protocols.PROTOCOLS),
+    "Benchmark protocol: otb (one pass, AUC / precision), got10k (one pass, "
+    "AO / SR) or vot (supervised, re-initialised after failures).")
+_ROOT = flags.DEFINE_string(
+    "root", None, "Dataset folder: one subfolder per sequence (a list.txt, "
+    "if present, names them). OTB and VOT layouts may be mixed.")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "Checkpoint directory; default: the bundled original "
+    "SiamFC network.")
+_PRESET = flags.DEFINE_enum(
+    "preset", "siamfc-3s", sorted(tracking.PRESETS),
+    "Tracking hyper-parameters of the bundled or untrained network; with "
+    "--checkpoint only when given (else those saved in the checkpoint).")
+_RANDOM_INIT = flags.DEFINE_bool(
+    "random_init", False, "Evaluate an untrained, randomly initialised "
+    "network (named 'untrained'), a baseline for the trained ones.")
+_SEED = flags.DEFINE_integer("seed", 0, "PRNG seed of --random_init.")
+_BACKEND = flags.DEFINE_enum(
+    "backend", "auto", ["auto", "jax", "onnxruntime"],
+    "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
+    "installed, else JAX. Lock-step batches (--batch) need jax; with "
+    "onnxruntime the sequences of a batch run one after the other.")
+_OUTPUT = flags.DEFINE_string(
+    "output", "eval_output", "Folder for results/ and reports/.")
+_BATCH = flags.DEFINE_integer(
+    "batch", protocols.DEFAULT_BATCH, "Most sequences tracked at once "
+    "(OTB, GOT-10k); lower it if memory runs out.", lower_bound=1)
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Re-track sequences that already have results.")
+_MAX_FRAMES = flags.DEFINE_integer(
+    "max_frames", None, "Use only the first N frames of each sequence (a "
+    "quick check; scores differ from the full benchmark).", lower_bound=1)
+_EAO_YEAR = flags.DEFINE_enum(
+    "eao_year", "2017", [str(y) for y in metrics.EAO_INTERVALS],
+    "VOT challenge whose EAO interval of sequence lengths to use.")
+
+flags.mark_flags_as_required(["dataset", "root"])
+
+
+def make_tracker() -> tracker_lib.Tracker:
+  """The tracker the flags ask for."""
+  if _RANDOM_INIT.value:
+    if _CHECKPOINT.value:
+      raise app.UsageError("--random_init and --checkpoint exclude each other")
+    spec = embedding.alexnet_spec()
+    variables = model.init(spec, jax.random.key(_SEED.value))
+    return tracker_lib.Tracker(spec, variables, tracking.PRESETS[_PRESET.value],
+                               name="untrained", backend=_BACKEND.value)
+  if _CHECKPOINT.value:
+    params = _PRESET.value if flags.FLAGS["preset"].present else None
+    return tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value, params,
+                                               backend=_BACKEND.value)
+  return tracker_lib.Tracker.pretrained(_PRESET.value, backend=_BACKEND.value)
+
+
+def _log(line: str) -> None:
+  print(line, file=sys.stderr, flush=True)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  protocol = _DATASET.value
+  try:
+    seqs = sequences.read_dataset(_ROOT.value, protocols.READ_KIND[protocol])
+  except (FileNotFoundError, ValueError) as e:
+    raise app.UsageError(f"--root: {e}") from None
+  try:
+    tracker = make_tracker()
+  except ValueError as e:  # e.g. --backend=onnxruntime, not installed
+    raise app.UsageError(str(e)) from None
+  frames = sum(min(len(s), _MAX_FRAMES.value or len(s)) for s in seqs)
+  _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend) on "
+       f"{len(seqs)} sequences ({frames} frames) of {_ROOT.value}, "
+       f"{protocol} protocol")
+  result = protocols.evaluate(
+      tracker, seqs, protocol, _OUTPUT.value, batch_size=_BATCH.value,
+      overwrite=_OVERWRITE.value, max_frames=_MAX_FRAMES.value,
+      eao_interval=metrics.EAO_INTERVALS[int(_EAO_YEAR.value)], log=_log)
+  print(protocols.format_table(result.report))
+  print(f"Results: {result.report['results_dir']}")
+  print(f"Report: {result.report_file}")
+  for path in result.plots:
+    print(f"Plot: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,140 @@
+"""Where the tracker's two steps run: JAX (XLA) or ONNX Runtime.
+
+Both backends run the same steps (`export.py`: the exemplar step, then one
+frame step per frame) over the same state, and give the same boxes to well
+under a pixel:
+
+- "jax": `tracking.init_state_jit` / `track_step_jit`, on whatever device
+  JAX has; the default on GPU and TPU, and wherever onnxruntime is missing.
+- "onnxruntime": the steps exported to ONNX (frame size symbolic, so one
+  export and one session per step serve frames of every size), run by ONNX
+  Runtime on all CPU cores; the default on CPU when onnxruntime and
+  jax2onnx are installed, 2-3x faster there than XLA. The export runs once,
+  at the first `init` (seconds; as JAX compiles at its first call).
+
+    backend = backends.make("onnxruntime", spec, variables, params)
+    state = backend.init(frame, box)
+    state, box = backend.step(state, frame)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import jax
+import numpy as np
+
+from siamfc_jax import embedding
+from siamfc_jax import export
+from siamfc_jax import model
+from siamfc_jax import tracking
+
+BACKENDS = ("jax", "onnxruntime")
+# What `pip` needs for the onnxruntime backend. jax2onnx 0.17.1 declares
+# orbax-checkpoint<0.11.37 (we pin 0.12.8) and pulls in equinox, dm-pix,
+# huggingface-hub, ...; it needs none of them to export our steps, so it is
+# installed without its dependencies, its three real ones named.
+_ORT_PACKAGES = {
+    "onnxruntime": "pip install onnxruntime==1.31.1",
+    "jax2onnx": "pip install --no-deps jax2onnx==0.17.1 onnx==1.23.2 "
+                "onnx-ir==1.1.0",
+}
+
+
+def onnxruntime_missing() -> str | None:
+  """Why the onnxruntime backend cannot run here, or None if it can."""
+  for module, command in _ORT_PACKAGES.items():
+    if importlib.util.find_spec(module) is None:
+      return f"{module} is not installed ({command})"
+  return None
+
+
+def default_backend() -> str:
+  """"onnxruntime" on a CPU-only JAX when it is installed, else "jax"."""
+  if jax.default_backend() == "cpu" and onnxruntime_missing() is None:
+    return "onnxruntime"
+  return "jax"
+
+
+def resolve(name: str | None) -> str:
+  """A backend name, "auto" or None (the default) -> the backend to use.
+
+  Raises:
+    ValueError: an unknown name, or "onnxruntime" without its packages.
+  """
+  if name in (None, "auto"):
+    return default_backend()
+  if name not in BACKENDS:
+    raise ValueError(f"unknown backend {name!r}; choose one of "
+                     f"{['auto', *BACKENDS]}")
+  if name == "onnxruntime" and (why := onnxruntime_missing()):
+    raise ValueError(f"backend 'onnxruntime' unavailable: {why}")
+  return name
+
+
+class JaxBackend:
+  """The jitted JAX steps; the state is a `tracking.TrackerState`."""
+
+  name = "jax"
+
+  def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
+               params: tracking.TrackParams):
+    self.spec, self.variables, self.params = spec, variables, params
+
+  def init(self, frame: np.ndarray, box: np.ndarray) -> tracking.TrackerState:
+    """Exemplar step on an [H, W, 3] uint8 frame and a [4] float32 box."""
+    state = tracking.init_state_jit(self.variables, frame, box, self.spec,
+                                    self.params)
+    return jax.block_until_ready(state)
+
+  def step(self, state: tracking.TrackerState, frame: np.ndarray
+           ) -> tuple[tracking.TrackerState, np.ndarray]:
+    """Frame step: (new state, [4] box [x, y, w, h])."""
+    state, box, _ = tracking.track_step_jit(self.variables, state, frame,
+                                            self.spec, self.params)
+    return state, np.asarray(box)
+
+
+class OnnxRuntimeBackend:
+  """The exported ONNX steps in ONNX Runtime; the state is a dict of arrays.
+
+  The steps are exported on first use, with a symbolic frame size, and kept:
+  later sequences of any frame size reuse the same sessions.
+  """
+
+  name = "onnxruntime"
+
+  def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
+               params: tracking.TrackParams, num_threads: int | None = None):
+    self.spec, self.variables, self.params = spec, variables, params
+    self.num_threads = num_threads
+    self._steps: export.ExportedSteps | None = None
+
+  @property
+  def steps(self) -> export.ExportedSteps:
+    """The exported steps (exported and opened at the first call)."""
+    if self._steps is None:
+      sidecar, blobs = export.export_steps(self.spec, self.variables,
+                                           self.params, "onnx")
+      self._steps = export.ExportedSteps(sidecar, blobs, "onnxruntime backend",
+                                         num_threads=self.num_threads)
+    return self._steps
+
+  def init(self, frame: np.ndarray, box: np.ndarray) -> dict[str, np.ndarray]:
+    """Exemplar step on an [H, W, 3] uint8 frame and a [4] float32 box."""
+    return self.steps.init(frame, box)
+
+  def step(self, state: dict[str, np.ndarray], frame: np.ndarray
+           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Frame step: (new state, [4] box [x, y, w, h])."""
+    state, box, _ = self.steps.step(state, frame)
+    return state, box
+
+
+def make(name: str | None, spec: embedding.ModelSpec,
+         variables: model.Variables, params: tracking.TrackParams
+         ) -> JaxBackend | OnnxRuntimeBackend:
+  """The backend `name` ("jax", "onnxruntime", "auto" or None = auto)."""
+  if resolve(name) == "jax":
+    return JaxBackend(spec, variables, params)
+  return OnnxRuntimeBackend(spec, variables, params)
