@@ -249,7 +249,10 @@ def main(argv):
   network = "tiny random network" if _TINY.value else "original SiamFC"
   print(f"Benchmarking the {network} on {jax.devices()[0].device_kind}, "
         f"scales {scales}, N {batch_sizes}, {_NUM_FRAMES.value} frames")
-  log = lambda m: print(f"  {m}", flush=True)
+
+  def log(message):
+    print(f"  {message}", flush=True)
+
   try:
     results = benchmarking.run_all(tracker_for, _NUM_FRAMES.value, scales,
                                    batch_sizes, log=log)

@@ -81,11 +81,13 @@ class TrackParams:
   def validate(self) -> None:
     """Raises ValueError naming the first impossible value."""
     if self.num_scales < 1 or self.num_scales % 2 == 0:
-      raise ValueError(f"num_scales must be odd and >= 1, got {self.num_scales}")
+      raise ValueError(
+          f"num_scales must be odd and >= 1, got {self.num_scales}")
     if self.scale_step <= 0 or self.response_up < 1:
       raise ValueError(f"scale_step must be > 0 and response_up >= 1: {self}")
     if not 0 <= self.window_influence <= 1 or not 0 <= self.scale_lr <= 1:
-      raise ValueError(f"window_influence and scale_lr must be in [0, 1]: {self}")
+      raise ValueError(
+          f"window_influence and scale_lr must be in [0, 1]: {self}")
     if self.instance_size < self.exemplar_size:
       raise ValueError(f"instance_size {self.instance_size} < exemplar_size "
                        f"{self.exemplar_size}")
@@ -318,7 +320,9 @@ def track_step_batch(variables, state: TrackerState, frames: jax.Array,
   """
   new, box, scores = jax.vmap(track_step, in_axes=(None, 0, 0, None, None))(
       variables, state, frames, spec, params)
-  keep = lambda n, o: jnp.where(  # pylint: disable=g-long-lambda
-      active.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+
+  def keep(n, o):  # finished sequences keep their state
+    return jnp.where(active.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+
   new = jax.tree.map(keep, new, state)
   return new, jnp.where(active[:, None], box, state.box), scores
