@@ -37,12 +37,20 @@ _ROOT = flags.DEFINE_string(
     "root", None, "Dataset folder: one subfolder per sequence (a list.txt, "
     "if present, names them). OTB and VOT layouts may be mixed.")
 _CHECKPOINT = flags.DEFINE_string(
-    "checkpoint", None, "Checkpoint directory; default: the bundled original "
-    "SiamFC network.")
+    "checkpoint", None, "Checkpoint directory, or a weights file (.mat, "
+    ".npz, .pth; e.g. a CFNet .mat, its _gray_ twin found beside it); "
+    "default: the bundled original SiamFC network.")
 _PRESET = flags.DEFINE_enum(
     "preset", "siamfc-3s", sorted(tracking.PRESETS),
     "Tracking hyper-parameters of the bundled or untrained network; with "
-    "--checkpoint only when given (else those saved in the checkpoint).")
+    "--checkpoint only when given (else those saved in the checkpoint, or "
+    "named by the weights file).")
+_TRACK = flags.DEFINE_string(
+    "track", "", "Changes to the tracking hyper-parameters, e.g. "
+    "'z_lr=0,context_input_size=255' (siamfc_jax/tracking.py TrackParams).")
+_NAME = flags.DEFINE_string(
+    "name", None, "Tracker name (its results folder); default: the "
+    "checkpoint's or preset's name.")
 _RANDOM_INIT = flags.DEFINE_bool(
     "random_init", False, "Evaluate an untrained, randomly initialised "
     "network (named 'untrained'), a baseline for the trained ones.")
@@ -71,6 +79,17 @@ flags.mark_flags_as_required(["dataset", "root"])
 
 def make_tracker() -> tracker_lib.Tracker:
   """The tracker the flags ask for."""
+  tracker = _base_tracker()
+  if _TRACK.value:
+    tracker = tracker_lib.Tracker(
+        tracker.spec, tracker.variables, tracker.params.override(_TRACK.value),
+        tracker.name, tracker.backend.name, tracker.gray_variables)
+  if _NAME.value:
+    tracker.name = _NAME.value
+  return tracker
+
+
+def _base_tracker() -> tracker_lib.Tracker:
   if _RANDOM_INIT.value:
     if _CHECKPOINT.value:
       raise app.UsageError("--random_init and --checkpoint exclude each other")

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 # MatConvNet beta20 (the version the original code names) normalises with
 # sigma = sqrt(var + 1e-4); later versions use 1e-5.
 BN_EPSILON_ORIGINAL = 1e-4
+JOINS = ("xcorr", "cf")
 # MatConvNet averages BN moments at rate 0.05: new = 0.95 * old + 0.05 * batch.
 BN_MOMENTUM_ORIGINAL = 0.95
 
@@ -67,11 +68,31 @@ class ModelSpec:
     layers: the convolutional layers, in order.
     bn_epsilon: added to the variance before normalising.
     bn_momentum: Flax momentum of the running statistics.
+    join: how exemplar and search meet: "xcorr" (SiamFC: the exemplar's
+      embedding is the template) or "cf" (CFNet: a correlation filter
+      solved from the exemplar's embedding is; `correlation_filter.py`).
+    cf_lambda: ridge regularisation of the CF ("cf" only).
+    cf_sigma: std of the CF's Gaussian target, in input pixels ("cf" only;
+      divided by `total_stride` on the feature grid).
+    cf_margin: feature cells cropped from each side of the CF ("cf" only).
   """
 
   layers: tuple[ConvSpec, ...]
   bn_epsilon: float = BN_EPSILON_ORIGINAL
   bn_momentum: float = BN_MOMENTUM_ORIGINAL
+  join: str = "xcorr"
+  cf_lambda: float = 10.0
+  cf_sigma: float = 8.0
+  cf_margin: int = 16
+
+  def __post_init__(self):
+    if self.join not in JOINS:
+      raise ValueError(f"join must be one of {JOINS}, got {self.join!r}")
+    if self.join == "cf" and (self.cf_lambda <= 0 or self.cf_sigma <= 0
+                              or self.cf_margin < 0):
+      raise ValueError(f"CF settings must be lambda > 0, sigma > 0, margin "
+                       f">= 0: got {self.cf_lambda}, {self.cf_sigma}, "
+                       f"{self.cf_margin}")
 
   @property
   def total_stride(self) -> int:
@@ -88,6 +109,12 @@ class ModelSpec:
   def output_size(self, input_size: int) -> int:
     """Spatial side of the embedding of an `input_size` square image."""
     return layer_sizes(self, input_size)[-1][1]
+
+  def template_size(self, exemplar_size: int) -> int:
+    """Side of the template an `exemplar_size` exemplar gives: its
+    embedding, less the CF's margins for "cf"."""
+    size = self.output_size(exemplar_size)
+    return size - 2 * self.cf_margin if self.join == "cf" else size
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
@@ -128,6 +155,48 @@ def alexnet_spec(width: float = 1.0,
       # conv5: a plain linear layer, no BN and no ReLU (`add_block_conv_only`).
       ConvSpec(c5, 3, groups=2, batch_norm=False, use_bias=True, relu=False),
   ))
+
+
+CFNET_VARIANTS = ("cfnet-conv1", "cfnet-conv2", "cfnet-conv3", "cfnet-conv5",
+                  "baseline-conv5")
+
+
+def cfnet_spec(variant: str) -> ModelSpec:
+  """The CFNet paper's networks (`run_experiment_*.m`, `make_net.m`).
+
+  All have total stride 4, 32 output channels, conv biases and BN after
+  every layer but conv5 (as the released `.mat` files). With 255 exemplars
+  and searches (33x33 maps):
+    cfnet-conv1: conv1 only (11x11, stride 4); 62x62 CF, 30x30 template.
+    cfnet-conv2: conv1 96 /2, pool /2, conv2 32 (2 groups); 57 -> 25.
+    cfnet-conv3: "baseline+CF-conv3": conv2 256 with a stride-1 pool, then
+      conv3 32; 53 -> 21.
+    cfnet-conv5: AlexNet 96-256-384-384-32 with pools /2 and /1; 49 -> 17.
+    baseline-conv5: the same branch with xcorr and 127 exemplars (17x17
+      template): the "improved SiamFC" of the CFNet paper.
+  """
+  if variant not in CFNET_VARIANTS:
+    raise ValueError(f"unknown CFNet variant {variant!r}; choose one of "
+                     f"{CFNET_VARIANTS}")
+  if variant == "cfnet-conv1":
+    layers = (ConvSpec(32, 11, stride=4, use_bias=True),)
+  elif variant == "cfnet-conv2":
+    layers = (ConvSpec(96, 11, stride=2, use_bias=True, pool_stride=2),
+              ConvSpec(32, 5, groups=2, use_bias=True))
+  elif variant == "cfnet-conv3":
+    layers = (ConvSpec(96, 11, stride=2, use_bias=True, pool_stride=2),
+              ConvSpec(256, 5, groups=2, use_bias=True, pool_stride=1),
+              ConvSpec(32, 3, use_bias=True))
+  else:
+    layers = (ConvSpec(96, 11, stride=2, use_bias=True, pool_stride=2),
+              ConvSpec(256, 5, groups=2, use_bias=True, pool_stride=1),
+              ConvSpec(384, 3, use_bias=True),
+              ConvSpec(384, 3, groups=2, use_bias=True),
+              ConvSpec(32, 3, groups=2, batch_norm=False, use_bias=True,
+                       relu=False))
+  # BN epsilon 1e-5: that of the released CFNet files (MatConvNet beta21+).
+  return ModelSpec(layers=layers, bn_epsilon=1e-5,
+                   join="xcorr" if variant == "baseline-conv5" else "cf")
 
 
 def he_fan_out(key, shape, dtype=jnp.float32):

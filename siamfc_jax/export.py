@@ -7,10 +7,10 @@ the state, that the caller passes from one call to the next:
   frame step     (frame, *state)        -> (centre, size, x_side, box, scores)
 
 The frame step is `tracking.track_step`: S scaled crops, embedding, xcorr,
-upsampling, scale penalty, cosine window, arg-max and the box update; its
-new `centre`, `size` and `x_side` replace those of the state, the rest of
-the state (`z_feat`, `x_side_limits`, `fill`) never changes. Both steps are
-exported to one directory:
+upsampling, scale penalty, cosine window, arg-max and the box update (and
+CFNet's template update); its new `centre`, `size` and `x_side` (and
+`z_feat` when the template is updated) replace those of the state, the rest
+never changes. Both steps are exported to one directory:
 
   <directory>/
     exemplar.onnx | exemplar.stablehlo
@@ -79,6 +79,7 @@ ONNX_OPSET = 23
 # The state, in the order the frame step takes it after the frame.
 STATE = ("z_feat", "centre", "size", "x_side", "x_side_limits", "fill")
 # What the frame step returns, in order; `new_*` replace the state's `*`.
+# With template updates (`z_lr` > 0) "new_z_feat" comes first.
 FRAME_OUTPUTS = ("new_centre", "new_size", "new_x_side", "box", "scores")
 
 _DTYPES = {"uint8": np.uint8, "float32": np.float32}
@@ -127,12 +128,15 @@ def signatures(spec: embedding.ModelSpec, params: tracking.TrackParams,
   Returns:
     {"exemplar": (inputs, outputs), "frame": (inputs, outputs)}.
   """
-  nz = spec.output_size(params.exemplar_size)
+  nz = spec.template_size(params.exemplar_size)
   nx = spec.output_size(params.instance_size)
   n = nx - nz + 1
   state = [
       Port("z_feat", (1, nz, nz, spec.out_features), "float32",
-           "[1, Hz, Wz, C] NHWC exemplar embedding (never changes)"),
+           "[1, Ht, Wt, C] NHWC template: the exemplar's embedding, or its "
+           "correlation filter (CFNet)" + (
+               "; updated every frame" if params.z_lr else
+               " (never changes)")),
       Port("centre", (2,), "float32", "target centre (cx, cy), pixels"),
       Port("size", (2,), "float32", "target size (w, h), pixels"),
       Port("x_side", (), "float32",
@@ -154,8 +158,14 @@ def signatures(spec: embedding.ModelSpec, params: tracking.TrackParams,
       dataclasses.replace(by_name["x_side"], name="new_x_side"),
       dataclasses.replace(box, doc="the target's new " + box.doc),
       Port("scores", (params.num_scales, n, n), "float32",
-           "[S, n, n] raw score maps of the S scales, smallest scale first"),
+           "[S, n, n] score maps of the S scales before upsampling, "
+           "smallest scale first" + (
+               " (raw correlation, before the adjust layer)"
+               if params.raw_scores else "")),
   ]
+  if params.z_lr:
+    frame_outputs.insert(0, dataclasses.replace(by_name["z_feat"],
+                                                name="new_z_feat"))
   frame_inputs = [frame] + state
   if num_sequences:
     def batched(port):
@@ -210,13 +220,13 @@ def check_config(spec: embedding.ModelSpec, params: tracking.TrackParams,
     raise ValueError(f"unsupported export format {fmt!r}; choose one of "
                      f"{list(FORMATS)}")
   params.validate()
-  nz = spec.output_size(params.exemplar_size)
+  nz = spec.template_size(params.exemplar_size)
   nx = spec.output_size(params.instance_size)
   if nz < 1 or nx < nz:
     raise ValueError(
         f"unsupported geometry: exemplar_size {params.exemplar_size} and "
-        f"instance_size {params.instance_size} give {nz}x{nz} and {nx}x{nx} "
-        f"embeddings with this network (receptive field "
+        f"instance_size {params.instance_size} give a {nz}x{nz} template and "
+        f"{nx}x{nx} search embeddings with this network (receptive field "
         f"{model.receptive_field(spec)} px)")
   if num_sequences is not None and (
       not isinstance(num_sequences, (int, np.integer)) or num_sequences < 1):
@@ -271,7 +281,8 @@ def step_functions(spec: embedding.ModelSpec, variables: model.Variables,
                                   frame_size=frame_size)
     new, box, scores = tracking.track_step(unpack(leaves), state, frame, spec,
                                            params, split_groups=split_groups)
-    return new.centre, new.size, new.x_side, box, scores
+    z = (new.z_feat,) if params.z_lr else ()
+    return (*z, new.centre, new.size, new.x_side, box, scores)
 
   def frame_steps(frames, *rest):
     # `track_step` of N sequences with one network call on the N * S crops
@@ -286,11 +297,18 @@ def step_functions(spec: embedding.ModelSpec, variables: model.Variables,
     x_img = jnp.concatenate([tracking.search_crops(state, frames[i], params)
                              for i, state in enumerate(states)])
     x_feat = model.embed(spec, net, x_img, split_groups)
-    scores = model.score(spec, net, arrays[0][:, 0], x_feat)
+    scores = model.score(spec, net, arrays[0][:, 0], x_feat,
+                         raw=params.raw_scores)
     scores = scores.reshape((num_sequences, -1) + scores.shape[1:])
     new = [tracking.locate(state, scores[i], spec.total_stride, params)
            for i, state in enumerate(states)]
-    return (jnp.stack([s.centre for s in new]),
+    z = ()
+    if params.z_lr:
+      new = [tracking.update_template(net, old, s, frames[i], spec, params,
+                                      split_groups=split_groups)
+             for i, (old, s) in enumerate(zip(states, new))]
+      z = (jnp.stack([s.z_feat for s in new]),)
+    return (*z, jnp.stack([s.centre for s in new]),
             jnp.stack([s.size for s in new]),
             jnp.stack([s.x_side for s in new]),
             jnp.stack([s.box for s in new]), scores)
@@ -685,6 +703,7 @@ class ExportedSteps:
     self._params = self._parameter_arrays(variables)
     self._names = {name: [p["name"] for p in steps[name]["inputs"]]
                    for name in STEPS}
+    self._outputs = [p.name for p in want["frame"][1]]
     self._runner = (_OnnxRunner(blobs, num_threads) if self.kind == "onnx"
                     else _StableHloRunner(blobs))
     for name in STEPS:
@@ -759,9 +778,9 @@ class ExportedSteps:
     out = self._runner("frame", self._names["frame"],
                        [self._frame(frame, self.num_sequences)]
                        + [state[n] for n in STATE] + self._params)
-    centre, size, x_side, box, scores = out
-    return ({**state, "centre": centre, "size": size, "x_side": x_side},
-            box, scores)
+    out = dict(zip(self._outputs, out))
+    new = {name: out.get(f"new_{name}", state[name]) for name in STATE}
+    return new, out["box"], out["scores"]
 
 
 def load(directory: str | os.PathLike,
@@ -830,7 +849,9 @@ def parity(steps: ExportedSteps, variables: model.Variables,
   Returns:
     {"frames": steps compared, "max_rel_score_diff": float,
      "max_box_diff_px": float (largest box coordinate difference),
-     "max_state_diff": float (exemplar step: largest absolute difference)}.
+     "max_state_diff": float (exemplar step: largest absolute difference),
+     "max_rel_template_diff": float (the template after each frame step,
+     relative as the scores; 0 without template updates)}.
   """
   if steps.num_sequences:
     raise ValueError("parity compares one-sequence exports; this one steps "
@@ -842,16 +863,22 @@ def parity(steps: ExportedSteps, variables: model.Variables,
   state_diff = max(float(np.max(np.abs(ours[n] - np.asarray(getattr(state,
                                                                       n)))))
                    for n in STATE)
-  rel, box_diff = 0.0, 0.0
+  def rel_diff(ours, want):
+    want = np.asarray(want)
+    return float(np.max(np.abs(ours - want))
+                 / max(float(np.max(np.abs(want))), 1e-12))
+
+  rel, box_diff, template_diff = 0.0, 0.0, 0.0
   for frame in frames[1:]:
     arrays = {n: np.asarray(getattr(state, n)) for n in STATE}
-    _, ours_box, ours_scores = steps.step(arrays, frame)
+    ours_state, ours_box, ours_scores = steps.step(arrays, frame)
     state, want_box, want_scores = _jax_step(variables, state, frame, spec,
                                                params)
-    want_scores = np.asarray(want_scores)
-    rel = max(rel, float(np.max(np.abs(ours_scores - want_scores))
-                         / max(float(np.max(np.abs(want_scores))), 1e-12)))
+    rel = max(rel, rel_diff(ours_scores, want_scores))
+    template_diff = max(template_diff,
+                        rel_diff(ours_state["z_feat"], state.z_feat))
     box_diff = max(box_diff, float(np.max(np.abs(ours_box
                                                  - np.asarray(want_box)))))
   return {"frames": len(frames) - 1, "max_rel_score_diff": rel,
-          "max_box_diff_px": box_diff, "max_state_diff": state_diff}
+          "max_box_diff_px": box_diff, "max_state_diff": state_diff,
+          "max_rel_template_diff": template_diff}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import time
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -119,7 +120,8 @@ class Tracker:
 
   def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
                params: tracking.TrackParams = tracking.SIAMFC_3S,
-               name: str = "SiamFC", backend: str | None = "jax"):
+               name: str = "SiamFC", backend: str | None = "jax",
+               gray_variables: model.Variables | None = None):
     """A tracker of `spec` with `variables`.
 
     Args:
@@ -129,20 +131,35 @@ class Tracker:
       name: shown in result folders and reports.
       backend: "jax", "onnxruntime", or "auto"/None for the default of this
         machine (`backends.default_backend`). "jax" here, where training
-        and tests build trackers; `pretrained` and `from_checkpoint`
-        default to "auto".
+        and tests build trackers; `pretrained`, `from_checkpoint` and
+        `from_weights` default to "auto".
+      gray_variables: variables of the same network trained on grayscale
+        pairs (CFNet's `_gray_` twins), used instead of `variables` for
+        sequences whose first frame is grayscale, as the original does.
     """
     params.validate()
-    z, x = spec.output_size(params.exemplar_size), spec.output_size(
+    z, x = spec.template_size(params.exemplar_size), spec.output_size(
         params.instance_size)
     if z < 1 or x < z:
       raise ValueError(
           f"exemplar_size {params.exemplar_size} and instance_size "
-          f"{params.instance_size} give {z}x{z} and {x}x{x} embeddings with "
-          f"this network (receptive field {model.receptive_field(spec)} px)")
+          f"{params.instance_size} give a {z}x{z} template and {x}x{x} "
+          f"search embeddings with this network (receptive field "
+          f"{model.receptive_field(spec)} px)")
     self.spec, self.params, self.name = spec, params, name
     self.variables = jax.device_put(variables)
     self.backend = backends.make(backend, spec, self.variables, params)
+    self.gray_variables = self.gray_backend = None
+    if gray_variables is not None:
+      if (jax.tree.structure(gray_variables) != jax.tree.structure(variables)
+          or [np.shape(a) for a in jax.tree.leaves(gray_variables)]
+          != [np.shape(a) for a in jax.tree.leaves(variables)]):
+        raise ValueError("gray_variables must have the tree and shapes of "
+                         "variables (the same network)")
+      self.gray_variables = jax.device_put(gray_variables)
+      self.gray_backend = backends.make(self.backend.name, spec,
+                                        self.gray_variables, params)
+    self._active = self.backend
     self._state = None
     self._frame_shape = None
 
@@ -168,7 +185,8 @@ class Tracker:
     """Loads a checkpoint written by `checkpoints.save` (training, convert).
 
     Args:
-      path: checkpoint directory, or a training workdir (its `tracker/`).
+      path: checkpoint directory, a training workdir (its `tracker/`), or
+        a weights file (`from_weights`).
       params: tracking hyper-parameters or a preset name ("siamfc-3s",
         "siamfc-5s"); by default those saved in the checkpoint's config
         (`config["track"]`), else SiamFC-3s.
@@ -176,6 +194,8 @@ class Tracker:
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
     """
     from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
+    if os.path.isfile(path):  # a weights file (.mat, .npz, .pth)
+      return cls.from_weights(path, params, name, backend)
     trained = os.path.join(path, "tracker")  # a training workdir
     if os.path.isdir(trained) and not os.path.isfile(
         os.path.join(path, checkpoints.META_FILE)):
@@ -187,12 +207,48 @@ class Tracker:
                name or os.path.basename(os.path.normpath(path)),
                backend=backend)
 
+  @classmethod
+  def from_weights(cls, path: str | os.PathLike,
+                   params: tracking.TrackParams | str | None = None,
+                   name: str | None = None, backend: str | None = None,
+                   gray: bool = True) -> Tracker:
+    """Imports a pretrained weights file (`convert.load`) and tracks with it.
+
+        tracker = Tracker.from_weights("cfnet-conv2_e80.mat")
+
+    Args:
+      path: a `.mat` (SiamFC, CFNet), int8 `.npz` or siamfc-pytorch `.pth`.
+      params: tracking hyper-parameters or a preset name; by default the
+        CFNet preset its file name names (`preset_for_file`), else
+        SiamFC-3s.
+      name: tracker name; defaults to the file name without suffix.
+      backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
+      gray: use the file's `_gray_` twin beside it (CFNet:
+        `cfnet-conv2_gray_e40.mat` for `cfnet-conv2_e80.mat`) on grayscale
+        sequences, when there is one.
+    """
+    from siamfc_jax import convert  # pylint: disable=g-import-not-at-top
+    spec, variables, _ = convert.load(path)
+    gray_variables = None
+    twin = gray_twin(path) if gray else None
+    if twin is not None:
+      gray_spec, gray_variables, _ = convert.load(twin)
+      if gray_spec != spec:
+        raise ValueError(f"{twin}: not the same network as {path}")
+    if params is None:
+      params = preset_for_file(path, spec)
+    stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    return cls(spec, variables, _params(params), name or stem,
+               backend=backend, gray_variables=gray_variables)
+
   def init(self, image: Frame, box) -> None:
     """Starts tracking the target `box` [x, y, w, h] in `image`."""
     frame = load_frame(image)
     box = check_box(box, frame.shape)
     self._frame_shape = frame.shape
-    self._state = self.backend.init(frame, box)
+    self._active = (self.gray_backend if self.gray_backend is not None
+                    and is_grayscale(frame) else self.backend)
+    self._state = self._active.init(frame, box)
 
   def update(self, image: Frame) -> np.ndarray:
     """Tracks into the next frame; returns the [4] float64 box."""
@@ -205,7 +261,7 @@ class Tracker:
     if frame.shape != self._frame_shape:
       raise ValueError(f"frame shape {frame.shape} differs from the first "
                        f"frame's {self._frame_shape}")
-    self._state, box = self.backend.step(self._state, frame)
+    self._state, box = self._active.step(self._state, frame)
     return box
 
   def track(self, frames: Iterable[Frame], box,
@@ -263,6 +319,51 @@ def _prefetch(pool: concurrent.futures.Executor, frames: Iterable[Frame],
     yield future.result()
 
 
+def is_grayscale(frame: np.ndarray) -> bool:
+  """Whether an [H, W, 3] frame has three equal channels (a gray video)."""
+  return bool(np.array_equal(frame[..., 0], frame[..., 1])
+              and np.array_equal(frame[..., 1], frame[..., 2]))
+
+
+def gray_twin(path: str | os.PathLike) -> str | None:
+  """The `_gray_` twin of a CFNet weights file, if one lies beside it.
+
+  `name_eK.mat` -> the one `name_gray_eJ.mat` (any epoch J); None for a
+  file that is itself a gray net, or when there is no single twin.
+  """
+  folder, file = os.path.split(os.fspath(path))
+  stem, suffix = os.path.splitext(file)
+  base = re.sub(r"_e\d+$", "", stem)
+  if "_gray" in base:
+    return None
+  pattern = re.compile(re.escape(f"{base}_gray_e") + r"\d+"
+                       + re.escape(suffix) + "$")
+  twins = [f for f in os.listdir(folder or ".") if pattern.match(f)]
+  return os.path.join(folder, twins[0]) if len(twins) == 1 else None
+
+
+def preset_for_file(path: str | os.PathLike, spec: embedding.ModelSpec
+                    ) -> tracking.TrackParams:
+  """The tracking preset a weights file's name implies.
+
+  The released CFNet files name their network: `cfnet-conv1*`,
+  `cfnet-conv2*`, `*cfnet-conv3*` (baseline+CF-conv3), `baseline-conv5*`.
+  Other xcorr networks get SiamFC-3s.
+
+  Raises:
+    ValueError: a CF network whose name names no preset.
+  """
+  stem = os.path.basename(os.fspath(path)).lower()
+  for preset in ("cfnet-conv1", "cfnet-conv2", "cfnet-conv3",
+                 "baseline-conv5"):
+    if preset in stem:
+      return tracking.PRESETS[preset]
+  if spec.join == "cf":
+    raise ValueError(f"{path}: a CFNet network whose file name names none of "
+                     "the presets cfnet-conv1/2/3; pass params=")
+  return tracking.SIAMFC_3S
+
+
 def _params(params: tracking.TrackParams | str) -> tracking.TrackParams:
   if isinstance(params, str):
     if params not in tracking.PRESETS:
@@ -295,7 +396,28 @@ def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
   if tracker.backend.name != "jax":
     return [tracker.track(frames, box)[0] for frames, box in sequences]
   firsts = [load_frame(frames[0]) for frames, _ in sequences]
-  states = [tracking.init_state_jit(tracker.variables, f, check_box(b, f.shape),
+  if tracker.gray_variables is not None:  # two groups, two networks
+    gray = [is_grayscale(f) for f in firsts]
+    out = [None] * len(sequences)
+    for variables, flag in ((tracker.variables, False),
+                            (tracker.gray_variables, True)):
+      index = [i for i, g in enumerate(gray) if g == flag]
+      boxes = _track_lock_step(tracker, variables,
+                               [sequences[i] for i in index],
+                               [firsts[i] for i in index])
+      for i, b in zip(index, boxes):
+        out[i] = b
+    return out
+  return _track_lock_step(tracker, tracker.variables, sequences, firsts)
+
+
+def _track_lock_step(tracker: Tracker, variables: model.Variables,
+                     sequences, firsts: list[np.ndarray]) -> list[np.ndarray]:
+  """`track_many` of sequences that all use `variables` (first frames
+  decoded)."""
+  if not sequences:
+    return []
+  states = [tracking.init_state_jit(variables, f, check_box(b, f.shape),
                                     tracker.spec, tracker.params)
             for f, (_, b) in zip(firsts, sequences)]
   state = jax.tree.map(lambda *x: jnp.stack(x), *states)
@@ -324,7 +446,7 @@ def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
         future = pool.submit(decode, t + 1)
       active = jnp.asarray(t < lengths)
       state, box, _ = tracking.track_step_batch(
-          tracker.variables, state, frames, active, tracker.spec,
+          variables, state, frames, active, tracker.spec,
           tracker.params)
       box = np.asarray(box, np.float64)
       for i in np.flatnonzero(t < lengths):

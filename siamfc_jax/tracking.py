@@ -22,6 +22,18 @@ on purpose, each for a reason written beside it:
 - ties in the arg-max go to the first maximum in row-major order (MATLAB:
   column-major); with real-valued scores ties do not happen;
 - `num_scales = 1` works (the original returns an all-zero map).
+
+CFNet (`cfnet/src/tracking/tracker.m`, `tracker_step.m`) runs the same step
+with its own presets: 255 exemplars whose template is a correlation filter,
+33x33 maps upsampled x8, the scale choice made on the correlation before
+the final affine layer (`raw_scores`), and the template blended every frame
+with the one of a new exemplar cropped at the new position
+(`z = (1 - z_lr) z + z_lr z_new`, inside the same jitted step). One
+deliberate difference: the crops span the extent the CF nets were trained
+with (`context_input_size` = 127: the target with context covers 127 of the
+255 input pixels), where the released tracker (after commit fcb8e72) spans
+half of it; `context_input_size=255` reproduces that, and the issue note
+records what each gives.
 """
 
 from __future__ import annotations
@@ -56,6 +68,17 @@ class TrackParams:
     instance_size: search crop side in pixels (`instanceSize`).
     min_scale: lower limit of the search side, times its first value.
     max_scale: upper limit of the search side, times its first value.
+    context_input_size: input pixels that the target with context (side
+      s_z in the frame) spans in the crops: 127, as in the curated training
+      crops of every network here, so an exemplar crop covers s_z *
+      exemplar_size / 127 frame pixels and a search crop s_z *
+      instance_size / 127.
+    z_lr: template learning rate (CFNet's `zLR`); 0 keeps the first
+      frame's template (SiamFC).
+    raw_scores: choose the scale on the raw correlation (CFNet's
+      `join_out`) rather than on the adjusted score (SiamFC's `score`);
+      the position does not depend on it (positive affine maps normalise
+      away).
   """
 
   num_scales: int = 3
@@ -69,6 +92,9 @@ class TrackParams:
   instance_size: int = 255
   min_scale: float = 0.2
   max_scale: float = 5.0
+  context_input_size: int = 127
+  z_lr: float = 0.0
+  raw_scores: bool = False
 
   def scales(self) -> np.ndarray:
     """[S] float32 scale factors step^(-(S // 2) .. S // 2), ascending."""
@@ -77,6 +103,35 @@ class TrackParams:
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
+
+  def override(self, text: str) -> TrackParams:
+    """A copy with "name=value,name=value" changes (command-line flags).
+
+    Raises:
+      ValueError: an unknown name or a value of the wrong type.
+    """
+    fields = {f.name: f.type for f in dataclasses.fields(self)}
+    changes = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+      name, _, value = item.partition("=")
+      name = name.strip()
+      if name not in fields or not value:
+        raise ValueError(f"bad tracking override {item!r}: expected "
+                         f"name=value with a name among {sorted(fields)}")
+      kind = {"int": int, "float": float, "bool": bool}[fields[name]]
+      try:
+        if kind is bool:
+          if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(value)
+          changes[name] = value.lower() in ("true", "1")
+        else:
+          changes[name] = kind(value)
+      except ValueError:
+        raise ValueError(f"bad tracking override {item!r}: {name} takes a "
+                         f"{kind.__name__}") from None
+    new = dataclasses.replace(self, **changes)
+    new.validate()
+    return new
 
   def validate(self) -> None:
     """Raises ValueError naming the first impossible value."""
@@ -91,13 +146,34 @@ class TrackParams:
     if self.instance_size < self.exemplar_size:
       raise ValueError(f"instance_size {self.instance_size} < exemplar_size "
                        f"{self.exemplar_size}")
+    if not 0 <= self.z_lr <= 1 or self.context_input_size < 1:
+      raise ValueError(f"z_lr must be in [0, 1] and context_input_size >= 1: "
+                       f"{self}")
 
 
 # SiamFC-3s: defaults of `tracker.m`. SiamFC-5s: `params-5s.txt`.
 SIAMFC_3S = TrackParams()
 SIAMFC_5S = TrackParams(num_scales=5, scale_step=1.0255, scale_penalty=0.962,
                         scale_lr=0.34, window_influence=0.168)
-PRESETS = {"siamfc-3s": SIAMFC_3S, "siamfc-5s": SIAMFC_5S}
+# CFNet (`run_cfnet{1,2,3}_evaluation.m`, `run_baseline5_evaluation.m`:
+# "hyper-parameters reported in Supp. material for CVPR'17"): 3 scales, 33x33
+# maps upsampled x8, 255 exemplars for the CF nets, template updates.
+_CFNET = dict(response_up=8, exemplar_size=255, raw_scores=True)
+CFNET_CONV1 = TrackParams(scale_step=1.0355, scale_penalty=0.9825,
+                          scale_lr=0.70, window_influence=0.2375, z_lr=0.0058,
+                          **_CFNET)
+CFNET_CONV2 = TrackParams(scale_step=1.0575, scale_penalty=0.9780,
+                          scale_lr=0.52, window_influence=0.2625, z_lr=0.005,
+                          **_CFNET)
+CFNET_CONV3 = TrackParams(scale_step=1.034, scale_penalty=0.9820,
+                          scale_lr=0.66, window_influence=0.27, z_lr=0.008,
+                          **_CFNET)
+BASELINE_CONV5 = TrackParams(scale_step=1.0470, scale_penalty=0.9825,
+                             scale_lr=0.68, window_influence=0.175,
+                             z_lr=0.0102, response_up=8)
+PRESETS = {"siamfc-3s": SIAMFC_3S, "siamfc-5s": SIAMFC_5S,
+           "cfnet-conv1": CFNET_CONV1, "cfnet-conv2": CFNET_CONV2,
+           "cfnet-conv3": CFNET_CONV3, "baseline-conv5": BASELINE_CONV5}
 
 
 @flax.struct.dataclass
@@ -105,7 +181,9 @@ class TrackerState:
   """Everything the tracker carries from frame to frame (fixed shapes).
 
   Attributes:
-    z_feat: [1, Hz, Wz, C] float32 exemplar embedding (never updated).
+    z_feat: [1, Ht, Wt, C] float32 template: the exemplar's embedding
+      (SiamFC) or its correlation filter (CFNet); blended with each new
+      frame's when `z_lr` > 0.
     centre: [2] float32 target centre (cx, cy), pixels (see `boxes.py`).
     size: [2] float32 target size (w, h), pixels.
     x_side: [] float32 side of the search region at scale 1, pixels.
@@ -148,17 +226,34 @@ def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
   """
   centre, size = boxes.to_centre_size(jnp.asarray(box, jnp.float32))
   fill = crop.mean_colour(frame)
-  z_side = boxes.context_side(size, params.context)
-  z_img = crop.crop_and_resize(frame, centre, z_side, params.exemplar_size,
-                               fill)
-  z_feat = model.embed(spec, variables, z_img[None], split_groups)
-  x_side = z_side * params.instance_size / params.exemplar_size
+  s_z = boxes.context_side(size, params.context)
+  z_feat = exemplar_template(
+      variables, frame, centre,
+      s_z * (params.exemplar_size / params.context_input_size), fill, spec,
+      params, split_groups=split_groups)
+  x_side = s_z * (params.instance_size / params.context_input_size)
   return TrackerState(
       z_feat=z_feat, centre=centre, size=size, x_side=x_side,
       x_side_limits=jnp.stack([params.min_scale * x_side,
                                params.max_scale * x_side]),
       fill=fill,
       frame_size=jnp.array([frame.shape[1], frame.shape[0]], jnp.int32))
+
+
+def exemplar_template(variables: model.Variables, frame: jax.Array,
+                      centre: jax.Array, z_side: jax.Array, fill: jax.Array,
+                      spec: embedding.ModelSpec, params: TrackParams, *,
+                      frame_size: jax.Array | None = None,
+                      split_groups: bool = True) -> jax.Array:
+  """Crops the exemplar (side `z_side` frame pixels, resized to
+  `exemplar_size`) around `centre` and computes its template.
+
+  Returns:
+    [1, Ht, Wt, C] float32 template (`model.template`).
+  """
+  z_img = crop.crop_scales(frame, centre, z_side[None], params.exemplar_size,
+                           fill, frame_size)
+  return model.template(spec, variables, z_img, split_groups)
 
 
 @functools.cache
@@ -198,11 +293,13 @@ def search(variables: model.Variables, state: TrackerState, frame: jax.Array,
     split_groups: how grouped layers run (`embedding.Conv`); same results.
 
   Returns:
-    [S, n, n] float32 score maps (n = 17 for SiamFC), smallest scale first.
+    [S, n, n] float32 score maps (n = 17 for SiamFC, 33 for CFNet), smallest
+    scale first; raw correlations if `params.raw_scores`.
   """
   x_img = search_crops(state, frame, params)
   x_feat = model.embed(spec, variables, x_img, split_groups)
-  return model.score(spec, variables, state.z_feat, x_feat)
+  return model.score(spec, variables, state.z_feat, x_feat,
+                     raw=params.raw_scores)
 
 
 def search_crops(state: TrackerState, frame: jax.Array,
@@ -276,13 +373,36 @@ def track_step(variables: model.Variables, state: TrackerState,
     split_groups: how grouped layers run (`embedding.Conv`); same results.
 
   Returns:
-    (new state, [4] float32 box [x, y, w, h], [S, n, n] float32 raw score
-    maps of the S scales, smallest scale first).
+    (new state, [4] float32 box [x, y, w, h], [S, n, n] float32 score
+    maps of the S scales before upsampling, smallest scale first).
   """
   scores = search(variables, state, frame, spec, params,
                   split_groups=split_groups)
   new_state = locate(state, scores, spec.total_stride, params)
+  new_state = update_template(variables, state, new_state, frame, spec,
+                              params, split_groups=split_groups)
   return new_state, new_state.box, scores
+
+
+def update_template(variables: model.Variables, old: TrackerState,
+                    new: TrackerState, frame: jax.Array,
+                    spec: embedding.ModelSpec, params: TrackParams, *,
+                    split_groups: bool = True) -> TrackerState:
+  """CFNet's online update: z = (1 - z_lr) z + z_lr z_new (`tracker.m`).
+
+  z_new is the template of the exemplar cropped at the new position with
+  the extent of before this frame's scale update, as the original. With
+  `z_lr` = 0 nothing is computed and `new` is returned as it is.
+  """
+  if params.z_lr == 0:
+    return new
+  z_side = old.x_side * (params.exemplar_size / params.instance_size)
+  z_new = exemplar_template(variables, frame, new.centre, z_side,
+                            new.fill, spec, params,
+                            frame_size=new.frame_size,
+                            split_groups=split_groups)
+  return new.replace(z_feat=(1 - params.z_lr) * new.z_feat
+                     + params.z_lr * z_new)
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "params"))
@@ -316,7 +436,7 @@ def track_step_batch(variables, state: TrackerState, frames: jax.Array,
     params: tracking hyper-parameters (static).
 
   Returns:
-    (new state, [N, 4] float32 boxes, [N, S, 17, 17] float32 score maps).
+    (new state, [N, 4] float32 boxes, [N, S, n, n] float32 score maps).
   """
   new, box, scores = jax.vmap(track_step, in_axes=(None, 0, 0, None, None))(
       variables, state, frames, spec, params)

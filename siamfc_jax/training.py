@@ -158,13 +158,13 @@ def _forward(spec, variables, batch, train: bool):
   x = batch["x"].astype(jnp.float32)
   if not train:
     return net.apply(variables, z, x), None
-  z_feat, z_upd = net.apply(variables, z, train=True,
-                            method=model_lib.SiamFC.embed,
+  z_tmpl, z_upd = net.apply(variables, z, train=True,
+                            method=model_lib.SiamFC.template,
                             mutable=["batch_stats"])
   x_feat, x_upd = net.apply(variables, x, train=True,
                             method=model_lib.SiamFC.embed,
                             mutable=["batch_stats"])
-  score = net.apply(variables, z_feat, x_feat, method=model_lib.SiamFC.score)
+  score = net.apply(variables, z_tmpl, x_feat, method=model_lib.SiamFC.score)
   # Shared BN: blend the mean of both branches' batch moments (see above).
   stats = jax.tree.map(lambda a, b: (a + b) / 2,
                        z_upd.get("batch_stats", {}),
@@ -272,9 +272,10 @@ def make_steps(spec: embedding.ModelSpec,
 
 def training_score_size(spec: embedding.ModelSpec, exemplar_size: int,
                         instance_size: int) -> int:
-  """Side of the training score map (15 for SiamFC with 127 / 239 crops)."""
-  size = spec.output_size(instance_size) - spec.output_size(exemplar_size) + 1
-  if spec.output_size(exemplar_size) < 1 or size < 1:
+  """Side of the training score map (15 for SiamFC with 127 / 239 crops,
+  33 for CFNet with 255 / 255)."""
+  size = spec.output_size(instance_size) - spec.template_size(exemplar_size) + 1
+  if spec.template_size(exemplar_size) < 1 or size < 1:
     raise ValueError(f"crops {exemplar_size} / {instance_size} are too small "
                      f"for this network (receptive field "
                      f"{model_lib.receptive_field(spec)} px)")

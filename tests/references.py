@@ -133,3 +133,64 @@ def matconvnet_bnorm_test(x: np.ndarray, gain, offset,
   moments = np.asarray(moments, np.float64)
   return ((x - moments[:, 0]) / moments[:, 1] * np.ravel(gain)
           + np.ravel(offset))
+
+
+def correlation_filter_fft(x: np.ndarray, target: np.ndarray,
+                           lam: float) -> np.ndarray:
+  """CFNet's closed form (`corr_filter.m`) with np.fft, [n, n, C] float64."""
+  n = x.shape[0] * x.shape[1]
+  xf = np.fft.fft2(x.astype(np.float64), axes=(0, 1))
+  k = np.sum((np.conj(xf) * xf).real, axis=2, keepdims=True) / n + lam
+  a = np.fft.fft2(target.astype(np.float64))[:, :, None] / n / k
+  return np.real(np.fft.ifft2(np.conj(a) * xf, axes=(0, 1)))
+
+
+def dagnn_forward(params: dict, layers: list[dict],
+                  inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Runs a MatConvNet DagNN layer table (test mode) in float64 NumPy.
+
+  Layers whose inputs are all known run in file order (loss layers, whose
+  label inputs are never given, are skipped).
+
+  Args:
+    params: {name: array} of the file's parameters.
+    layers: the file's layer table ({'name', 'type', 'inputs', 'outputs',
+      'params', 'block'}).
+    inputs: {variable name: [H, W, C] array}, e.g. 'exemplar', 'instance'.
+
+  Returns:
+    Every variable computed, by name.
+  """
+  v = {k: np.asarray(x, np.float64) for k, x in inputs.items()}
+  for layer in layers:
+    if not all(name in v for name in layer["inputs"]):
+      continue
+    x = v[layer["inputs"][0]]
+    p = [np.asarray(params[name], np.float64) for name in layer["params"]]
+    block, kind = layer["block"], layer["type"]
+    if kind == "dagnn.Conv":
+      kernel = p[0].reshape(p[0].shape + (1,) * (4 - p[0].ndim))
+      stride = int(np.ravel(block.get("stride", 1))[0])
+      y = conv2d_brute_force(x, kernel, p[1].ravel() if len(p) > 1 else None,
+                             stride, x.shape[2] // kernel.shape[2])
+    elif kind == "dagnn.BatchNorm":
+      y = matconvnet_bnorm_test(x, *p)
+    elif kind == "dagnn.ReLU":
+      y = np.maximum(x, 0)
+    elif kind == "dagnn.Pooling":
+      assert block["method"] == "max" and np.all(
+          np.ravel(block["poolSize"]) == 3)
+      y = max_pool3_brute_force(x, int(np.ravel(block["stride"])[0]))
+    elif kind == "MulConst":
+      y = x * p[0][:, :, None]
+    elif kind == "CorrFilter":
+      y = correlation_filter_fft(x, p[0], float(block["lambda"]))
+    elif kind == "CropMargin":
+      m = int(block["margin"])
+      y = x[m:x.shape[0] - m, m:x.shape[1] - m]
+    elif kind == "XCorr":
+      y = xcorr_brute_force(x[None], v[layer["inputs"][1]][None])[0][..., None]
+    else:
+      continue  # losses and error metrics
+    v[layer["outputs"][0]] = y
+  return v

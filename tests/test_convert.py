@@ -16,6 +16,7 @@ import pytest
 import scipy.io
 
 from siamfc_jax import checkpoints
+from siamfc_jax import crop
 from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax.convert import common
@@ -184,13 +185,57 @@ def test_mat_spec_follows_the_layer_table(data_dir, name, sides, stride):
   spec, _, extras = matconvnet.load_mat(data_dir / CFNET / name)
   assert spec.total_stride == stride
   assert [s for _, s in embedding.layer_sizes(spec, 255)] == sides
-  # The CF's window is as large as the 255 exemplar's embedding.
-  window = extras["params"]["join_window"]
-  assert window.shape == (spec.output_size(255),) * 2
+  # The CF's settings come from its layers; its stored window and target
+  # are those we rebuild (checked by the importer) for 255 exemplars.
+  assert (spec.join, spec.cf_lambda, spec.cf_margin, spec.cf_sigma) == (
+      "cf", 10, 16, 8)
   assert extras["layers"]["join_cf"]["lambda"] == 10
   assert extras["layers"]["join_crop_z"]["margin"] == 16
+  assert not extras["params"]  # window and target consumed
   assert extras["adjust"] == "conv" and spec.bn_epsilon == 1e-5
   assert all(layer.batch_norm and layer.relu for layer in spec.layers)
+
+
+def test_cfnet_conv2_response_equals_a_numpy_forward_of_the_file(data_dir):
+  """Our CFNet (crop, embed, CF, xcorr, adjust) vs the file's own layer
+  table run in NumPy, on a real exemplar / search pair of vot15_bag."""
+  path = data_dir / CFNET / "cfnet-conv2_e80.mat"
+  spec, variables, _ = matconvnet.load_mat(path)
+  raw, layers = matconvnet._read(path)  # pylint: disable=protected-access
+  folder = data_dir / "sequences/vot15_bag"
+  frames = [np.asarray(Image.open(folder / f"img/{i:08d}.jpg"), np.float32)
+            for i in (1, 8)]
+  box = np.loadtxt(folder / "groundtruth.txt", delimiter=",")[0]
+  centre = jnp.asarray(box.reshape(4, 2).mean(axis=0), jnp.float32)
+  side = 2.0 * 120  # about twice the target with context (training extent)
+  z_img, x_img = (crop.crop_and_resize(jnp.asarray(f), centre, side, 255,
+                                       crop.mean_colour(frames[0]))
+                  for f in frames)
+  out = references.dagnn_forward(
+      {k: value for k, (value, _) in raw.items()}, layers,
+      {"exemplar": np.asarray(z_img), "instance": np.asarray(x_img)})
+  want = out["score"][..., 0]
+  tmpl = model.template(spec, variables, z_img[None])
+  x_feat = model.embed(spec, variables, x_img[None])
+  got = np.asarray(model.score(spec, variables, tmpl, x_feat))[0]
+  assert got.shape == want.shape == (33, 33)
+  np.testing.assert_allclose(got, want, rtol=1e-3,
+                             atol=1e-3 * np.abs(want).max())
+  raw_got = np.asarray(model.score(spec, variables, tmpl, x_feat, raw=True))
+  np.testing.assert_allclose(raw_got[0], out["join_out"][..., 0], rtol=1e-3,
+                             atol=1e-3 * np.abs(out["join_out"]).max())
+
+
+def test_save_mat_round_trips_a_cfnet(tmp_path):
+  spec = embedding.ModelSpec(TINY.layers, join="cf", cf_lambda=0.5,
+                             cf_sigma=4.0, cf_margin=1)
+  variables = _random_variables(spec)
+  path = tmp_path / "cf.mat"
+  matconvnet.save_mat(path, spec, variables, exemplar_size=101)
+  loaded_spec, loaded, extras = matconvnet.load_mat(path)
+  assert loaded_spec == spec and not extras["params"]
+  np.testing.assert_array_equal(loaded["params"]["adjust_bias"],
+                                variables["params"]["adjust_bias"])
 
 
 @pytest.mark.parametrize("bn_epsilon", [None, 1e-4, 1e-6])

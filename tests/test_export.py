@@ -14,6 +14,7 @@ from PIL import Image
 import pytest
 
 from siamfc_jax import backends
+from siamfc_jax import convert
 from siamfc_jax import embedding
 from siamfc_jax import export
 from siamfc_jax import model
@@ -28,6 +29,14 @@ PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
 SCORE_RTOL = 1e-4
 # Whole-sequence agreement of the two backends' boxes.
 BOX_PX, BOX_FRACTION = 0.5, 0.99
+# A tiny CFNet with template updates: 135 -> 30x30 features, 10x10 template,
+# 21x21 scores.
+TINY_CF = embedding.ModelSpec(
+    layers=(embedding.ConvSpec(8, 7, stride=2, use_bias=True, pool_stride=2),
+            embedding.ConvSpec(8, 3, groups=2, use_bias=True)),
+    join="cf", cf_margin=10)
+CF_PARAMS = tracking.TrackParams(exemplar_size=135, instance_size=135,
+                                 response_up=8, z_lr=0.01, raw_scores=True)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +70,8 @@ def _bag(data_dir):
   return sequences.read_sequence(str(folder))
 
 
-@pytest.mark.parametrize("network", ["tiny", "siamfc"])
+@pytest.mark.parametrize("network", ["tiny", "siamfc", "tiny-cf",
+                                     "cfnet-conv2"])
 @pytest.mark.parametrize("fmt", export.FORMATS)
 def test_exported_steps_give_the_jax_score_maps_on_real_frames(
     data_dir, tmp_path, variables, network, fmt):
@@ -69,8 +79,15 @@ def test_exported_steps_give_the_jax_score_maps_on_real_frames(
   seq = _bag(data_dir)
   if network == "tiny":
     spec, net, params = SPEC, variables, PARAMS
-  else:
+  elif network == "siamfc":
     (spec, net), params = pretrained.network(), tracking.SIAMFC_3S
+  elif network == "tiny-cf":  # CF solve in both steps (template updates)
+    spec, params = TINY_CF, CF_PARAMS
+    net = model.init(spec, jax.random.key(0))
+  else:
+    spec, net, _ = convert.load(
+        data_dir / "weights/cfnet/cfnet-conv2_e80.mat")
+    params = tracking.CFNET_CONV2
   export.export(tmp_path, spec, net, params, fmt)
   steps = export.load(tmp_path)
   # Frames 0-3 and, where the bag moves fast, 100-102 (each step starts
@@ -80,6 +97,7 @@ def test_exported_steps_give_the_jax_score_maps_on_real_frames(
   result = export.parity(steps, net, frames, seq.boxes[0])
   assert result["frames"] == 6
   assert result["max_rel_score_diff"] <= SCORE_RTOL, result
+  assert result["max_rel_template_diff"] <= SCORE_RTOL, result
   assert result["max_box_diff_px"] <= 0.05, result
 
 

@@ -112,3 +112,66 @@ def test_update_before_init_is_refused():
   t = tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)), PARAMS)
   with pytest.raises(ValueError, match="init"):
     t.update(np.zeros((50, 80, 3), np.uint8))
+
+
+def _gray(frames):
+  return [np.repeat(f.mean(axis=2, keepdims=True).astype(np.uint8), 3, 2)
+          for f in frames]
+
+
+def test_gray_twin_tracks_grayscale_sequences_and_colour_ones_not():
+  colour_net = model.init(SPEC, jax.random.key(0))
+  gray_net = model.init(SPEC, jax.random.key(1))
+  twin = tracker_lib.Tracker(SPEC, colour_net, PARAMS,
+                             gray_variables=gray_net)
+  colour_only = tracker_lib.Tracker(SPEC, colour_net, PARAMS)
+  gray_only = tracker_lib.Tracker(SPEC, gray_net, PARAMS)
+  frames, gt = _moving_square(5, 60, 90, 3)
+  gray_frames = _gray(frames)
+  np.testing.assert_array_equal(twin.track(frames, gt[0])[0],
+                                colour_only.track(frames, gt[0])[0])
+  # Single-channel frames are gray too (converted to 3 equal channels).
+  single = [f[..., 0] for f in gray_frames]
+  np.testing.assert_array_equal(twin.track(single, gt[0])[0],
+                                gray_only.track(single, gt[0])[0])
+  assert not np.array_equal(colour_only.track(single, gt[0])[0],
+                            gray_only.track(single, gt[0])[0])
+  # Lock-step batches split into the two networks, same boxes.
+  many = tracker_lib.track_many(twin, [(frames, gt[0]),
+                                       (gray_frames, gt[0])])
+  np.testing.assert_allclose(many[0], colour_only.track(frames, gt[0])[0],
+                             atol=1e-4)
+  np.testing.assert_allclose(many[1], gray_only.track(gray_frames, gt[0])[0],
+                             atol=1e-4)
+
+
+def test_gray_twin_of_another_network_is_refused():
+  other = model.init(embedding.alexnet_spec(width=0.25), jax.random.key(0))
+  with pytest.raises(ValueError, match="gray_variables"):
+    tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)), PARAMS,
+                        gray_variables=other)
+
+
+def test_from_weights_loads_a_cfnet_with_its_preset_and_gray_twin(data_dir):
+  path = data_dir / "weights/cfnet/cfnet-conv2_e80.mat"
+  t = tracker_lib.Tracker.from_weights(path, backend="jax")
+  assert t.name == "cfnet-conv2_e80" and t.spec.join == "cf"
+  assert t.params == tracking.CFNET_CONV2
+  assert t.gray_variables is not None
+  assert tracker_lib.gray_twin(path).endswith("cfnet-conv2_gray_e40.mat")
+  assert tracker_lib.gray_twin(
+      data_dir / "weights/cfnet/cfnet-conv2_gray_e40.mat") is None
+  assert tracker_lib.Tracker.from_weights(path, gray=False,
+                                          backend="jax").gray_variables is None
+  # from_checkpoint takes a weights file too.
+  assert tracker_lib.Tracker.from_checkpoint(
+      path, "cfnet-conv1", backend="jax").params == tracking.CFNET_CONV1
+
+
+def test_cf_network_without_a_preset_name_asks_for_params(tmp_path):
+  from siamfc_jax.convert import matconvnet  # pylint: disable=g-import-not-at-top
+  spec = embedding.ModelSpec(SPEC.layers[:2], join="cf", cf_margin=1)
+  path = tmp_path / "mine.mat"
+  matconvnet.save_mat(path, spec, model.init(spec, jax.random.key(0)))
+  with pytest.raises(ValueError, match="pass params="):
+    tracker_lib.Tracker.from_weights(path, backend="jax")

@@ -1,5 +1,7 @@
 """Tests of the jitted tracking step (Sec. 2.4)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -134,3 +136,92 @@ def test_step_compiles_once_over_a_50_frame_run():
 def test_invalid_params_are_refused():
   with pytest.raises(ValueError, match="num_scales"):
     tracking.TrackParams(num_scales=2).validate()
+
+
+# A tiny CFNet: 63 -> 30 -> 28 features, 24x24 template, 5x5 score maps.
+TINY_CF = embedding.ModelSpec(
+    layers=(embedding.ConvSpec(8, 5, stride=2, use_bias=True),
+            embedding.ConvSpec(4, 3, use_bias=True)),
+    join="cf", cf_sigma=4.0, cf_margin=2)
+CF_PARAMS = tracking.TrackParams(exemplar_size=63, instance_size=63,
+                                 response_up=4, z_lr=0.1, raw_scores=True)
+
+
+def _cf_run(params, num_frames=5):
+  variables = model.init(TINY_CF, jax.random.key(0))
+  frames = np.random.default_rng(0).integers(
+      0, 255, (num_frames, 70, 90, 3), dtype=np.uint8)
+  state = tracking.init_state_jit(variables, frames[0],
+                                  jnp.array([30.0, 20.0, 16.0, 12.0]),
+                                  TINY_CF, params)
+  return variables, frames, state
+
+
+def test_template_update_blends_the_template_at_the_new_position():
+  variables, frames, state = _cf_run(CF_PARAMS)
+  new, _, scores = tracking.track_step(variables, state, frames[1], TINY_CF,
+                                       CF_PARAMS)
+  # The new exemplar: cropped at the new centre, extent of before the
+  # frame's scale update (`tracker.m`).
+  z_new = tracking.exemplar_template(variables, frames[1], new.centre,
+                                     state.x_side, state.fill, TINY_CF,
+                                     CF_PARAMS)
+  np.testing.assert_allclose(new.z_feat, 0.9 * state.z_feat + 0.1 * z_new,
+                             rtol=1e-5, atol=1e-6)
+  assert not np.allclose(new.z_feat, state.z_feat)
+  # raw_scores: the maps are the correlation before the adjust layer.
+  x_feat = model.embed(TINY_CF, variables,
+                       tracking.search_crops(state, frames[1], CF_PARAMS))
+  np.testing.assert_allclose(
+      scores, model.score(TINY_CF, variables, state.z_feat, x_feat, raw=True),
+      rtol=1e-5, atol=1e-6)
+
+
+def test_zero_z_lr_keeps_the_first_template_and_the_plain_boxes():
+  params = tracking.TrackParams(**{**CF_PARAMS.to_dict(), "z_lr": 0.0})
+  variables, frames, state = _cf_run(params)
+  first = np.asarray(state.z_feat)
+  plain = state
+  for frame in frames[1:]:
+    state, box, _ = tracking.track_step(variables, state, frame, TINY_CF,
+                                        params)
+    # The no-update tracker: search + locate and nothing else.
+    plain = tracking.locate(
+        plain, tracking.search(variables, plain, frame, TINY_CF, params),
+        TINY_CF.total_stride, params)
+    np.testing.assert_array_equal(state.z_feat, first)
+    np.testing.assert_array_equal(box, plain.box)
+
+
+def test_step_with_template_updates_compiles_once_over_a_50_frame_run():
+  variables, frames, state = _cf_run(CF_PARAMS, num_frames=50)
+  # A fresh callable: jit's cache is shared by every jit of one function.
+  step = jax.jit(functools.partial(tracking.track_step),
+                 static_argnums=(3, 4), donate_argnums=1)
+  for frame in frames[1:]:
+    state, box, _ = step(variables, state, frame, TINY_CF, CF_PARAMS)
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+  assert np.all(np.isfinite(box))
+
+
+def test_cfnet_presets_are_the_original_evaluation_settings():
+  conv2 = tracking.PRESETS["cfnet-conv2"]
+  assert (conv2.scale_step, conv2.scale_penalty, conv2.scale_lr,
+          conv2.window_influence, conv2.z_lr) == (1.0575, 0.978, 0.52,
+                                                  0.2625, 0.005)
+  for name in ("cfnet-conv1", "cfnet-conv2", "cfnet-conv3"):
+    p = tracking.PRESETS[name]
+    assert (p.response_up, p.exemplar_size, p.instance_size, p.num_scales,
+            p.raw_scores) == (8, 255, 255, 3, True)
+
+
+def test_override_changes_named_fields_and_refuses_unknown_ones():
+  p = tracking.CFNET_CONV2.override("z_lr=0, context_input_size=255")
+  assert (p.z_lr, p.context_input_size) == (0.0, 255)
+  assert tracking.SIAMFC_3S.override("raw_scores=true").raw_scores
+  with pytest.raises(ValueError, match="zlr"):
+    tracking.SIAMFC_3S.override("zlr=0")
+  with pytest.raises(ValueError, match="takes a int"):
+    tracking.SIAMFC_3S.override("num_scales=three")
+  with pytest.raises(ValueError, match="z_lr must be"):
+    tracking.SIAMFC_3S.override("z_lr=2")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.io
 
+from siamfc_jax import correlation_filter
 from siamfc_jax import embedding as embedding_lib
 from siamfc_jax import model as model_lib
 from siamfc_jax.convert import common
@@ -323,6 +324,66 @@ def _adjust(path, params, names: dict) -> tuple[float, float, str]:
                           f"{sorted(names.values())}")
 
 
+def _join(path, params, layer_table: list[dict],
+          conv_specs: list[embedding_lib.ConvSpec]) -> tuple[dict, set[str]]:
+  """The `ModelSpec` join fields: CFNet's CF settings, or plain xcorr.
+
+  A CFNet file has a `CorrFilter` layer (lambda, bias), a `MulConst` window
+  before it, a `CropMargin` (margin) after it, and stores the window and
+  the Gaussian target as parameters. We rebuild both from the spec
+  (`correlation_filter.hann_window`, `gaussian_target`), so the stored
+  arrays must be exactly those: checked here, sigma read off the target.
+
+  Returns:
+    (ModelSpec keyword arguments, names of the parameters consumed).
+  """
+  kinds = {row["type"]: row for row in layer_table}
+  cf = kinds.get("CorrFilter")
+  if cf is None:
+    return {}, set()
+  window_layer, crop = kinds.get("MulConst"), kinds.get("CropMargin")
+  if window_layer is None or crop is None or len(cf["params"]) != 1 or len(
+      window_layer["params"]) != 1:
+    raise common.file_error(path, "a CorrFilter layer needs a MulConst window "
+                            "with one parameter before it, its target as its "
+                            "one parameter and a CropMargin after it")
+  block = cf["block"]
+  if block.get("bias"):
+    raise common.file_error(path, f"layer {cf['name']!r} has bias = "
+                            f"{block['bias']}; only the bias-free CF exists")
+  lam, margin = float(block.get("lambda", 0)), int(
+      crop["block"].get("margin", 0))
+  window_name, target_name = window_layer["params"][0], cf["params"][0]
+  window = common.as_float32(path, window_name,
+                             _value(path, params, window_name))
+  target = common.as_float32(path, target_name,
+                             _value(path, params, target_name))
+  n = window.shape[0]
+  if window.shape != (n, n) or target.shape != (n, n) or n < 3:
+    raise common.file_error(path, f"{window_name!r} {window.shape} and "
+                            f"{target_name!r} {target.shape} must be equal "
+                            "squares")
+  if not 0 < target[0, 1] < 1:
+    raise common.file_error(path, f"{target_name!r} is not a Gaussian that "
+                            "peaks at [0, 0]")
+  sigma_cells = float(np.sqrt(-0.5 / np.log(target[0, 1])))
+  stride = 1
+  for layer in conv_specs:
+    stride *= layer.stride * max(layer.pool_stride, 1)
+  for name, got, want in (
+      (window_name, window, correlation_filter.hann_window(n)),
+      (target_name, target,
+       correlation_filter.gaussian_target(n, sigma_cells))):
+    if not np.allclose(got, want, atol=1e-5):
+      raise common.file_error(path, f"{name!r} differs from the one CFNet "
+                              "builds (max difference "
+                              f"{np.abs(got - want).max():.3g})")
+  # sigma is stored in input pixels: 2 cells at stride 4 -> 8 px.
+  return ({"join": "cf", "cf_lambda": lam, "cf_margin": margin,
+           "cf_sigma": round(sigma_cells * stride, 4)},
+          {window_name, target_name})
+
+
 def load_mat(path, bn_epsilon: float | None = None
              ) -> tuple[embedding_lib.ModelSpec, dict, dict]:
   """Reads a MatConvNet DagNN SiamFC/CFNet network.
@@ -453,10 +514,11 @@ def load_mat(path, bn_epsilon: float | None = None
                   "their variance is clamped to 0")
 
   scale, bias, adjust_kind = _adjust(path, params, adjust_names)
+  join, cf_used = _join(path, params, layer_table, conv_specs)
   spec = embedding_lib.ModelSpec(layers=tuple(conv_specs), bn_epsilon=eps,
-                                 bn_momentum=momentum)
+                                 bn_momentum=momentum, **join)
   variables = common.build_variables(path, spec, layers, scale, bias)
-  used = set(names.values()) | set(adjust_names.values())
+  used = set(names.values()) | set(adjust_names.values()) | cf_used
   extras = {
       "params": {name: common.as_float32(path, name, value)
                  for name, (value, _) in params.items() if name not in used},
@@ -495,12 +557,15 @@ def _double(values) -> np.ndarray:
   return np.asarray(values, np.float64).reshape(1, -1)
 
 
-def save_mat(path, spec: embedding_lib.ModelSpec, variables: dict) -> None:
+def save_mat(path, spec: embedding_lib.ModelSpec, variables: dict,
+             exemplar_size: int = 255) -> None:
   """Writes the network as a MatConvNet DagNN `.mat` with official names.
 
   One embedding branch `exemplar -> conv1, bn1, relu1, pool1, ... -> z_feat`
   (params `conv{i}f`, `conv{i}b`, `bn{i}m`, `bn{i}b`, `bn{i}x` = [mu,
-  sigma], sigma = sqrt(var + bn_epsilon)) and the `adjust` 1x1 conv
+  sigma], sigma = sqrt(var + bn_epsilon)), for CFNet the CF layers as the
+  CFNet files have them (`MulConst` with `join_window`, `CorrFilter` with
+  lambda and `join_cf_target`, `CropMargin`), and the `adjust` 1x1 conv
   (`adjust_f`, `adjust_b`) from `xcorr_out` to `score`. Arrays are single
   precision, as MatConvNet keeps them; `load_mat` reads the file back.
 
@@ -508,6 +573,8 @@ def save_mat(path, spec: embedding_lib.ModelSpec, variables: dict) -> None:
     path: the `.mat` file to write.
     spec: the network.
     variables: its variables (the tree of `model.SiamFC`).
+    exemplar_size: exemplar side the CF's window and target are sized for
+      ("cf" only; 255 in CFNet).
   """
   common.check_variables(path, spec, variables)
   flat = {k: np.asarray(v, np.float32) for k, v in
@@ -560,7 +627,18 @@ def save_mat(path, spec: embedding_lib.ModelSpec, variables: dict) -> None:
           "method": "max", "poolSize": _double([3, 3]),
           "pad": _double([0, 0, 0, 0]),
           "stride": _double([conv.pool_stride] * 2)})
-  branch_out = var
+  # The branch output keeps a readable name.
+  layers[-1]["outputs"] = _cell(["z_feat"])
+  var = "z_feat"
+  if spec.join == "cf":
+    n = spec.output_size(exemplar_size)
+    param("join_window", correlation_filter.hann_window(n), 0.0, 0.0)
+    param("join_cf_target", correlation_filter.gaussian_target(
+        n, spec.cf_sigma / spec.total_stride), 0.0, 0.0)
+    layer("join_cf_window", "MulConst", {}, ["join_window"])
+    layer("join_cf", "CorrFilter", {"lambda": _double([spec.cf_lambda]),
+                                    "bias": False}, ["join_cf_target"])
+    layer("join_crop_z", "CropMargin", {"margin": _double([spec.cf_margin])})
   var = "xcorr_out"
   param("adjust_f", flat["params/adjust_scale"].reshape(1, 1),
         *_LR_ADJUST_F)
@@ -571,10 +649,6 @@ def save_mat(path, spec: embedding_lib.ModelSpec, variables: dict) -> None:
       "pad": _double([0, 0, 0, 0]), "stride": _double([1, 1]),
       "dilate": _double([1, 1])}, ["adjust_f", "adjust_b"])
   layers[-1]["outputs"] = _cell(["score"])
-  # The branch output keeps a readable name.
-  for row in layers:
-    if list(row["outputs"].ravel()) == [branch_out]:
-      row["outputs"] = _cell(["z_feat"])
   all_vars = ["exemplar"] + [str(r["outputs"][0, 0]) for r in layers[:-1]]
   net = {
       "vars": _struct_array([{"name": v, "precious": False}
