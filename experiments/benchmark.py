@@ -4,8 +4,11 @@ r"""Prints how fast the tracker runs here: step, host work, end to end, batched.
   python -m experiments.benchmark --scales=3 --batch_sizes=1,4,8 --torch \
       --onnxruntime --output_json=benchmark.json
   python -m experiments.benchmark --tiny --num_frames=3  # a tiny network
+  python -m experiments.benchmark --scales=3 --onnxruntime \
+      --checkpoint=path/to/cfnet-conv2_e80.mat            # CFNet
 
-The network is the bundled original SiamFC (`Tracker.pretrained()`), the
+The network is the bundled original SiamFC (`Tracker.pretrained()`) or the
+--checkpoint's (with its tracking preset, S set by --scales), the
 frames those of the bundled demo clip; what each row times is written in
 `siamfc_jax/benchmarking.py`. With --torch, `benchmarks/torch_step.py` (the
 same step in PyTorch, same weights) is first checked to give the same boxes
@@ -50,6 +53,10 @@ _ONNXRUNTIME = flags.DEFINE_bool(
 _TINY = flags.DEFINE_bool(
     "tiny", False, "A tiny random network (width 0.125, crops 103/167) "
     "instead of the original: for tests, the speed means nothing.")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "Time this network instead of the original: a "
+    "checkpoint directory or a weights file (e.g. a CFNet .mat), with the "
+    "tracking hyper-parameters it comes with.")
 
 # Frames after the first on which the torch and JAX boxes must agree.
 TORCH_CHECK_FRAMES = 5
@@ -67,8 +74,22 @@ def _ints(values, name, allow_empty=False):
   return out
 
 
-def _trackers(tiny: bool):
-  """S -> Tracker (cached), the bundled network or a tiny random one."""
+def _trackers(tiny: bool, checkpoint: str | None = None):
+  """S -> Tracker (cached): the bundled network, `checkpoint`'s, or a tiny
+  random one."""
+  if checkpoint:
+    loaded = tracker_lib.Tracker.from_checkpoint(checkpoint, backend="jax")
+    cache = {}
+
+    def checkpoint_tracker(num_scales):
+      if num_scales not in cache:
+        params = dataclasses.replace(loaded.params, num_scales=num_scales)
+        cache[num_scales] = tracker_lib.Tracker(
+            loaded.spec, loaded.variables, params,
+            name=f"{loaded.name}-{num_scales}s")
+      return cache[num_scales]
+
+    return checkpoint_tracker
   if tiny:
     spec = embedding.alexnet_spec(width=0.125)
     variables = model.init(spec, jax.random.key(0))
@@ -245,8 +266,19 @@ def main(argv):
     batch_sizes = [1, 8, 32] if on_accelerator else [1, 4, 8]
   else:  # --batch_sizes= (empty) leaves the batched rows out.
     batch_sizes = _ints(_BATCH_SIZES.value, "batch_sizes", allow_empty=True)
-  tracker_for = _trackers(_TINY.value)
-  network = "tiny random network" if _TINY.value else "original SiamFC"
+  if _CHECKPOINT.value and _TINY.value:
+    raise app.UsageError("--checkpoint and --tiny exclude each other")
+  try:
+    tracker_for = _trackers(_TINY.value, _CHECKPOINT.value)
+    network = ("tiny random network" if _TINY.value else
+               tracker_for(scales[0]).name if _CHECKPOINT.value else
+               "original SiamFC")
+  except (FileNotFoundError, ValueError) as e:
+    raise app.UsageError(f"--checkpoint: {e}") from None
+  if _TORCH.value and tracker_for(scales[0]).spec.join != "xcorr":
+    raise app.UsageError("--torch: benchmarks/torch_step.py implements "
+                         "SiamFC's cross-correlation only, not CFNet's "
+                         "correlation filter")
   print(f"Benchmarking the {network} on {jax.devices()[0].device_kind}, "
         f"scales {scales}, N {batch_sizes}, {_NUM_FRAMES.value} frames")
 
@@ -258,7 +290,8 @@ def main(argv):
                                    batch_sizes, log=log)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
-  results["meta"]["network"] = "tiny" if _TINY.value else "siamfc"
+  results["meta"]["network"] = ("tiny" if _TINY.value else
+                                 _CHECKPOINT.value or "siamfc")
   if _ONNXRUNTIME.value or _TORCH.value:
     clip = benchmarking.load_clip(_NUM_FRAMES.value)
   if _ONNXRUNTIME.value:

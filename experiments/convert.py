@@ -20,6 +20,7 @@ import numpy as np
 
 from siamfc_jax import checkpoints
 from siamfc_jax import convert as convert_lib
+from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.convert import common
 
 _SRC = flags.DEFINE_string("src", None, "Weights file (.npz, .mat, .pth).")
@@ -50,7 +51,10 @@ def describe(spec, variables) -> str:
   lines += [f"{name:<{width}}  {shape}" for name, shape in rows]
   lines.append(f"\nspec: bn_epsilon={spec.bn_epsilon} "
                f"bn_momentum={spec.bn_momentum} "
-               f"total_stride={spec.total_stride}")
+               f"total_stride={spec.total_stride} join={spec.join}")
+  if spec.join == "cf":
+    lines.append(f"  correlation filter: lambda={spec.cf_lambda} "
+                 f"sigma={spec.cf_sigma} px margin={spec.cf_margin}")
   for i, layer in enumerate(spec.layers, start=1):
     lines.append(f"  conv{i}: {layer}")
   return "\n".join(lines)
@@ -69,6 +73,10 @@ def convert(src: str, out: str, fmt: str = "auto", overwrite: bool = False):
   fmt = convert_lib.detect_format(src) if fmt == "auto" else fmt
   spec, variables, extras = convert_lib.load(src, fmt)
   config = {"source": str(src), "format": fmt, "extras": _jsonable(extras)}
+  try:  # the tracking preset the file's name implies (CFNet), kept with it
+    config["track"] = tracker_lib.preset_for_file(src, spec).to_dict()
+  except ValueError:
+    pass  # a CF net of unknown name: pass its params when loading
   checkpoints.save(out, spec, variables, config, overwrite=overwrite)
   return spec, variables
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
+from siamfc_jax import tracking
 from siamfc_jax.data import sequences
 from siamfc_jax.data import video
 from siamfc_jax.evaluation import metrics
@@ -39,13 +40,15 @@ _RENDER = flags.DEFINE_string(
     "render", None, "Video with the boxes drawn (.mp4 or .gif); default "
     "track_output/<name>.mp4 for the demo, none otherwise.")
 _CHECKPOINT = flags.DEFINE_string(
-    "checkpoint", None, "Checkpoint directory; default: the bundled original "
-    "SiamFC network.")
+    "checkpoint", None, "Checkpoint directory (orbax), training workdir, or "
+    "weights file (.mat, e.g. a CFNet, .npz, .pth); default: the bundled "
+    "original SiamFC network.")
 _MAX_FRAMES = flags.DEFINE_integer(
     "max_frames", None, "Track only the first N frames.", lower_bound=1)
 _PRESET = flags.DEFINE_enum(
-    "preset", "siamfc-3s", ["siamfc-3s", "siamfc-5s"],
-    "Tracking hyper-parameters (used with the bundled network).")
+    "preset", "siamfc-3s", sorted(tracking.PRESETS),
+    "Tracking hyper-parameters; with --checkpoint only when given (else "
+    "those it comes with).")
 _BACKEND = flags.DEFINE_enum(
     "backend", "auto", ["auto", "jax", "onnxruntime"],
     "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
@@ -112,7 +115,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
     if _CHECKPOINT.value:
-      tracker = tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value,
+      preset = _PRESET.value if flags.FLAGS["preset"].present else None
+      tracker = tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value, preset,
                                                     backend=_BACKEND.value)
     else:
       tracker = tracker_lib.Tracker.pretrained(_PRESET.value,

@@ -161,7 +161,7 @@ CFNET_VARIANTS = ("cfnet-conv1", "cfnet-conv2", "cfnet-conv3", "cfnet-conv5",
                   "baseline-conv5")
 
 
-def cfnet_spec(variant: str) -> ModelSpec:
+def cfnet_spec(variant: str, width: float = 1.0) -> ModelSpec:
   """The CFNet paper's networks (`run_experiment_*.m`, `make_net.m`).
 
   All have total stride 4, 32 output channels, conv biases and BN after
@@ -174,26 +174,31 @@ def cfnet_spec(variant: str) -> ModelSpec:
     cfnet-conv5: AlexNet 96-256-384-384-32 with pools /2 and /1; 49 -> 17.
     baseline-conv5: the same branch with xcorr and 127 exemplars (17x17
       template): the "improved SiamFC" of the CFNet paper.
+  `width` multiplies every channel count (tests use narrow nets).
   """
   if variant not in CFNET_VARIANTS:
     raise ValueError(f"unknown CFNet variant {variant!r}; choose one of "
                      f"{CFNET_VARIANTS}")
+
+  def conv(features, *args, **kwargs):
+    return ConvSpec(max(2, 2 * round(features * width / 2)), *args,
+                    use_bias=True, **kwargs)
+
   if variant == "cfnet-conv1":
-    layers = (ConvSpec(32, 11, stride=4, use_bias=True),)
+    layers = (conv(32, 11, stride=4),)
   elif variant == "cfnet-conv2":
-    layers = (ConvSpec(96, 11, stride=2, use_bias=True, pool_stride=2),
-              ConvSpec(32, 5, groups=2, use_bias=True))
+    layers = (conv(96, 11, stride=2, pool_stride=2),
+              conv(32, 5, groups=2))
   elif variant == "cfnet-conv3":
-    layers = (ConvSpec(96, 11, stride=2, use_bias=True, pool_stride=2),
-              ConvSpec(256, 5, groups=2, use_bias=True, pool_stride=1),
-              ConvSpec(32, 3, use_bias=True))
+    layers = (conv(96, 11, stride=2, pool_stride=2),
+              conv(256, 5, groups=2, pool_stride=1),
+              conv(32, 3))
   else:
-    layers = (ConvSpec(96, 11, stride=2, use_bias=True, pool_stride=2),
-              ConvSpec(256, 5, groups=2, use_bias=True, pool_stride=1),
-              ConvSpec(384, 3, use_bias=True),
-              ConvSpec(384, 3, groups=2, use_bias=True),
-              ConvSpec(32, 3, groups=2, batch_norm=False, use_bias=True,
-                       relu=False))
+    layers = (conv(96, 11, stride=2, pool_stride=2),
+              conv(256, 5, groups=2, pool_stride=1),
+              conv(384, 3),
+              conv(384, 3, groups=2),
+              conv(32, 3, groups=2, batch_norm=False, relu=False))
   # BN epsilon 1e-5: that of the released CFNet files (MatConvNet beta21+).
   return ModelSpec(layers=layers, bn_epsilon=1e-5,
                    join="xcorr" if variant == "baseline-conv5" else "cf")

@@ -57,6 +57,9 @@ PARAM_GROUPS = {
     "adjust_scale": (0.0, 0.0),
     "adjust_bias": (1.0, 1.0),
 }
+# CFNet learns its final affine layer (`fin_adjust`: lr [1 2], wd [0 0]).
+CF_PARAM_GROUPS = {**PARAM_GROUPS, "adjust_scale": (1.0, 0.0),
+                   "adjust_bias": (2.0, 0.0)}
 
 
 @flax.struct.dataclass
@@ -98,7 +101,8 @@ def lr_schedule(lr_start: float, lr_end: float, num_epochs: int,
   """One rate per epoch, geometric from `lr_start` to `lr_end` (Sec. 4.1).
 
   Epoch e (0-based) uses lr_start * (lr_end / lr_start) ** (e / (E - 1)),
-  i.e. MATLAB's logspace(log10(start), log10(end), E).
+  i.e. MATLAB's logspace(log10(start), log10(end), E); epochs past E keep
+  `lr_end` (CFNet anneals over 50 epochs and trains 100).
   """
   ratio = (lr_end / lr_start) ** (1.0 / max(num_epochs - 1, 1))
 
@@ -110,8 +114,15 @@ def lr_schedule(lr_start: float, lr_end: float, num_epochs: int,
 
 
 def make_optimizer(schedule: optax.Schedule, momentum: float = 0.9,
-                   weight_decay: float = 5e-4) -> optax.GradientTransformation:
-  """SGD as MatConvNet: m = momentum * m + (g + wd * w); w -= lr * mult * m."""
+                   weight_decay: float = 5e-4,
+                   groups: dict[str, tuple[float, float]] | None = None
+                   ) -> optax.GradientTransformation:
+  """SGD as MatConvNet: m = momentum * m + (g + wd * w); w -= lr * mult * m.
+
+  `groups`: (lr, wd) multipliers per `param_group` (default PARAM_GROUPS;
+  CF_PARAM_GROUPS for CFNet).
+  """
+  groups = PARAM_GROUPS if groups is None else groups
 
   def group(lr_mult, wd_mult):
     if lr_mult == 0:
@@ -126,7 +137,7 @@ def make_optimizer(schedule: optax.Schedule, momentum: float = 0.9,
         lambda path, _: param_group(tuple(k.key for k in path)), params)
 
   return optax.multi_transform(
-      {name: group(*mults) for name, mults in PARAM_GROUPS.items()}, labels)
+      {name: group(*mults) for name, mults in groups.items()}, labels)
 
 
 def create_train_state(spec: embedding.ModelSpec, key: jax.Array,
@@ -283,9 +294,19 @@ def training_score_size(spec: embedding.ModelSpec, exemplar_size: int,
 
 
 def model_spec(config: ml_collections.ConfigDict) -> embedding.ModelSpec:
-  """The network a config describes (`config.model`)."""
-  return embedding.alexnet_spec(width=config.model.width,
-                                batch_norm=config.model.batch_norm)
+  """The network a config describes (`config.model`): `arch` "alexnet"
+  (SiamFC, Table 1) or one of `embedding.CFNET_VARIANTS`."""
+  arch = config.model.get("arch", "alexnet")
+  if arch == "alexnet":
+    return embedding.alexnet_spec(width=config.model.width,
+                                  batch_norm=config.model.batch_norm)
+  spec = embedding.cfnet_spec(arch, width=config.model.width)
+  if spec.join == "cf":
+    spec = dataclasses.replace(
+        spec, **{k: config.model[k] for k in ("cf_lambda", "cf_sigma",
+                                              "cf_margin")
+                 if k in config.model})
+  return spec
 
 
 def _make_data(config: ml_collections.ConfigDict, split: str, seed: int,
@@ -347,9 +368,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                    config.instance_size)
   steps_per_epoch = config.pairs_per_epoch // config.batch_size
   total_steps = steps_per_epoch * config.num_epochs
-  schedule = lr_schedule(config.lr_start, config.lr_end, config.num_epochs,
+  schedule = lr_schedule(config.lr_start, config.lr_end,
+                         config.get("lr_epochs") or config.num_epochs,
                          steps_per_epoch)
-  optimizer = make_optimizer(schedule, config.momentum, config.weight_decay)
+  optimizer = make_optimizer(
+      schedule, config.momentum, config.weight_decay,
+      CF_PARAM_GROUPS if spec.join == "cf" else PARAM_GROUPS)
   steps = make_steps(spec, optimizer, schedule, score_size,
                      config.label_radius, mesh)
   (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))

@@ -572,6 +572,18 @@ def test_convert_command_writes_a_loadable_checkpoint(data_dir, tmp_path):
     np.testing.assert_array_equal(_leaves(variables)[name], value)
 
 
+def test_converted_cfnet_tracks_with_its_preset(data_dir, tmp_path):
+  from experiments import convert as convert_cmd  # pylint: disable=g-import-not-at-top
+  from siamfc_jax import tracker as tracker_lib  # pylint: disable=g-import-not-at-top
+  from siamfc_jax import tracking  # pylint: disable=g-import-not-at-top
+  src = data_dir / CFNET / "cfnet-conv1_e75.mat"
+  convert_cmd.convert(str(src), str(tmp_path / "ckpt"))
+  tracker = tracker_lib.Tracker.from_checkpoint(tmp_path / "ckpt",
+                                                backend="jax")
+  assert tracker.spec.join == "cf"
+  assert tracker.params == tracking.CFNET_CONV1
+
+
 def test_failed_conversion_leaves_no_checkpoint(data_dir, tmp_path):
   src = tmp_path / "cut.mat"
   blob = (data_dir / CFNET / "cfnet-conv1_e75.mat").read_bytes()

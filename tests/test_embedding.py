@@ -126,3 +126,28 @@ def test_forward_and_loss_compile_once_per_shape():
     x = jnp.full((2, 255, 255, 3), float(i))
     assert np.isfinite(loss(variables, z, x))
   assert loss._cache_size() == 1  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("variant, features, template, exemplar", [
+    ("cfnet-conv1", 62, 30, 255), ("cfnet-conv2", 57, 25, 255),
+    ("cfnet-conv3", 53, 21, 255), ("cfnet-conv5", 49, 17, 255),
+    ("baseline-conv5", 17, 17, 127)])
+def test_cfnet_variants_give_the_papers_33x33_maps(variant, features,
+                                                   template, exemplar):
+  spec = embedding.cfnet_spec(variant)
+  assert spec.total_stride == 4 and spec.out_features == 32
+  assert spec.output_size(exemplar) == features
+  assert spec.template_size(exemplar) == template
+  assert spec.output_size(255) - template + 1 == 33
+
+
+def test_cf_spec_settings_are_checked():
+  with pytest.raises(ValueError, match="join"):
+    embedding.ModelSpec(TINY.layers, join="corr")
+  with pytest.raises(ValueError, match="lambda > 0"):
+    embedding.ModelSpec(TINY.layers, join="cf", cf_lambda=0.0)
+  # Old checkpoints' specs (no join fields) load as SiamFC.
+  d = TINY.to_dict()
+  for key in ("join", "cf_lambda", "cf_sigma", "cf_margin"):
+    del d[key]
+  assert embedding.ModelSpec.from_dict(d).join == "xcorr"

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 
+from experiments.configs import cfnet
 from experiments.configs import tiny
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import training
@@ -144,3 +145,60 @@ def test_trains_on_a_folder_of_real_sequences(data_dir, tmp_path):
   result = training.train_and_evaluate(config, tmp_path / "run")
   assert int(result["state"].step) == 2
   assert all(np.isfinite(v["loss"]) for v in result["validation"])
+
+
+@pytest.fixture(scope="module")
+def tiny_cfnet_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("tiny_cfnet_run")
+  return workdir, training.train_and_evaluate(cfnet.get_config("tiny"),
+                                              workdir)
+
+
+def test_tiny_cfnet_run_lowers_the_loss_and_finds_the_target(tiny_cfnet_run):
+  _, result = tiny_cfnet_run
+  losses = [h["loss"] for h in result["history"]]
+  assert losses[-1] < 0.75 * losses[0], losses
+  untrained, trained = result["validation"][0], result["validation"][-1]
+  assert trained["loss"] < 0.75 * untrained["loss"]
+  assert trained["peak_error"] < untrained["peak_error"]
+  # CFNet learns its final affine layer (gain init 1, bias -0.5).
+  params = result["state"].params
+  assert float(params["adjust_scale"]) != 1.0
+  assert float(params["adjust_bias"]) != -0.5
+
+
+def test_trained_cfnet_loads_as_a_cfnet_tracker(tiny_cfnet_run):
+  workdir, _ = tiny_cfnet_run
+  tracker = tracker_lib.Tracker.from_checkpoint(workdir, backend="jax")
+  assert tracker.spec.join == "cf" and tracker.spec.cf_margin == 3
+  assert tracker.params.z_lr == 0.005 and tracker.params.raw_scores
+  frames = np.random.default_rng(0).integers(0, 255, (3, 80, 100, 3),
+                                             dtype=np.uint8)
+  boxes, _ = tracker.track(list(frames), [40, 30, 20, 20])
+  assert boxes.shape == (3, 4) and np.all(np.isfinite(boxes))
+
+
+def test_resumed_cfnet_run_ends_with_the_params_of_an_uninterrupted_run(
+    tmp_path):
+  config = cfnet.get_config("tiny")
+  with config.unlocked():
+    config.update(pairs_per_epoch=48, checkpoint_every_steps=1000,
+                  val_batches=1)
+  whole = training.train_and_evaluate(config, tmp_path / "whole")
+  with config.unlocked():
+    config.stop_after_steps = 7
+  training.train_and_evaluate(config, tmp_path / "split")
+  with config.unlocked():
+    config.stop_after_steps = 0
+  resumed = training.train_and_evaluate(config, tmp_path / "split")
+  assert int(resumed["state"].step) == int(whole["state"].step) == 12
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(whole["state"]),
+               jax.device_get(resumed["state"]))
+
+
+def test_learning_rate_stays_at_its_end_after_the_annealed_epochs():
+  # CFNet: logspace(-2, -4) over 50 epochs, then 1e-4 up to epoch 100.
+  schedule = training.lr_schedule(1e-2, 1e-4, 50, 10)
+  np.testing.assert_allclose(schedule(0), 1e-2, rtol=1e-6)
+  np.testing.assert_allclose(schedule(49 * 10), 1e-4, rtol=1e-5)
+  np.testing.assert_allclose(schedule(99 * 10 + 9), 1e-4, rtol=1e-5)

@@ -16,7 +16,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.model = ml_collections.ConfigDict()
-  # Channel multiplier of the AlexNet-like embedding (Table 1: 1.0).
+  # The network: "alexnet" (Table 1) or a CFNet variant (configs/cfnet.py).
+  c.model.arch = "alexnet"
+  # Channel multiplier of the embedding (Table 1: 1.0).
   c.model.width = 1.0
   # BN after conv1-4 during training (Sec. 2.4, "Network Architecture").
   c.model.batch_norm = True
@@ -62,6 +64,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.batch_size = 8
   c.lr_start = 1e-2
   c.lr_end = 1e-5
+  # Epochs over which the rate anneals (0: all); later ones keep lr_end.
+  c.lr_epochs = 0
   c.momentum = 0.9
   c.weight_decay = 5e-4
 
