@@ -37,6 +37,7 @@ import time
 from typing import Callable, Iterable, Iterator, Sequence
 
 import jax
+from jax.sharding import Mesh
 import jax.numpy as jnp
 import numpy as np
 
@@ -44,6 +45,7 @@ from siamfc_jax import export
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from siamfc_jax import training
 
 # Untimed steps after compilation: the first calls also page in buffers.
 WARMUP_STEPS = 2
@@ -398,3 +400,43 @@ def format_table(results: dict) -> str:
                  f"{r['scales'] or '-':>2} {r['sequences']:>3} "
                  f"{r['ms']:>9.1f} {r['fps']:>9.1f}")
   return "\n".join(lines)
+
+
+def time_train_step(config, batch_size: int, steps: int) -> dict:
+  """Times the jitted, data-parallel train step of a training config.
+
+  Random uint8 pairs at the config's crop sizes, already on the devices;
+  2 warm-up steps, then the median of `steps`.
+
+  Returns:
+    {"batch": batch_size, "ms": median ms per step, "pairs_per_s": float}.
+  """
+  mesh = Mesh(np.array(jax.devices()), ("data",))
+  spec = training.model_spec(config)
+  score_size = training.training_score_size(spec, config.exemplar_size,
+                                            config.instance_size)
+  schedule = training.lr_schedule(config.lr_start, config.lr_end,
+                                  config.num_epochs, 1000)
+  optimizer = training.make_optimizer(
+      schedule, config.momentum, config.weight_decay,
+      training.CF_PARAM_GROUPS if spec.join == "cf"
+      else training.PARAM_GROUPS)
+  fns = training.make_steps(spec, optimizer, schedule, score_size,
+                            config.label_radius, mesh)
+  state = fns.put_state(training.create_train_state(
+      spec, jax.random.key(0), optimizer))
+  rng = np.random.default_rng(0)
+  batch = fns.put_batch({
+      "z": rng.integers(0, 256, (batch_size, config.exemplar_size,
+                                 config.exemplar_size, 3), np.uint8),
+      "x": rng.integers(0, 256, (batch_size, config.instance_size,
+                                 config.instance_size, 3), np.uint8)})
+  seconds = []
+  for i in range(steps + 2):
+    start = time.perf_counter()
+    state, metrics = fns.train(state, batch)
+    jax.block_until_ready(metrics)
+    if i >= 2:
+      seconds.append(time.perf_counter() - start)
+  ms = 1e3 * float(np.median(seconds))
+  return {"batch": batch_size, "ms": ms, "pairs_per_s": batch_size * 1e3 / ms}

@@ -298,7 +298,7 @@ def step_functions(spec: embedding.ModelSpec, variables: model.Variables,
                              for i, state in enumerate(states)])
     x_feat = model.embed(spec, net, x_img, split_groups)
     scores = model.score(spec, net, arrays[0][:, 0], x_feat,
-                         raw=params.raw_scores)
+                         raw=params.raw_scores, split_groups=split_groups)
     scores = scores.reshape((num_sequences, -1) + scores.shape[1:])
     new = [tracking.locate(state, scores[i], spec.total_stride, params)
            for i, state in enumerate(states)]

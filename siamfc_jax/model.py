@@ -70,8 +70,13 @@ class SiamFC(nn.Module):
                                        spec.cf_margin)
 
   def xcorr(self, z_tmpl: jax.Array, x_feat: jax.Array) -> jax.Array:
-    """Raw correlation (CFNet's `join_out`), before the adjust layer."""
-    return xcorr_lib.xcorr(z_tmpl, x_feat)
+    """Raw correlation (CFNet's `join_out`), before the adjust layer.
+
+    `split_groups` False marks the graph for ONNX Runtime, which runs the
+    convolution form of `xcorr` fastest; XLA the matrix-product form.
+    """
+    return xcorr_lib.xcorr(z_tmpl, x_feat,
+                           "matmul" if self.split_groups else "conv")
 
   def score(self, z_tmpl: jax.Array, x_feat: jax.Array) -> jax.Array:
     """[B, Ht, Wt, C], [B * S, Hx, Wx, C] -> [B * S, Ho, Wo] float32 scores."""
@@ -133,11 +138,13 @@ def template(spec: embedding_lib.ModelSpec, variables: Variables,
 
 
 def score(spec: embedding_lib.ModelSpec, variables: Variables,
-          z_tmpl: jax.Array, x_feat: jax.Array, raw: bool = False
-          ) -> jax.Array:
+          z_tmpl: jax.Array, x_feat: jax.Array, raw: bool = False,
+          split_groups: bool = True) -> jax.Array:
   """f(z, x): [B, Ht, Wt, C], [B * S, Hx, Wx, C] -> [B * S, Ho, Wo] float32.
 
-  `raw=True` leaves out the adjust layer (CFNet's `join_out`).
+  `raw=True` leaves out the adjust layer (CFNet's `join_out`);
+  `split_groups` as in `embed` (which form of `xcorr` runs).
   """
-  return SiamFC(spec).apply(variables, z_tmpl, x_feat,
-                            method=SiamFC.xcorr if raw else SiamFC.score)
+  return SiamFC(spec, split_groups=split_groups).apply(
+      variables, z_tmpl, x_feat,
+      method=SiamFC.xcorr if raw else SiamFC.score)

@@ -54,3 +54,10 @@ def test_benchmark_writes_every_figure_for_a_tiny_network(tmp_path, capsys):
   printed = capsys.readouterr().out
   assert "jitted step, frame on device" in printed
   assert results["meta"]["device"] in printed
+
+
+def test_train_step_benchmark_times_a_tiny_config():
+  from experiments.configs import cfnet  # pylint: disable=g-import-not-at-top
+  from siamfc_jax import benchmarking  # pylint: disable=g-import-not-at-top
+  row = benchmarking.time_train_step(cfnet.get_config("tiny"), 4, steps=1)
+  assert row["batch"] == 4 and row["ms"] > 0 and row["pairs_per_s"] > 0

@@ -213,6 +213,9 @@ def test_cfnet_presets_are_the_original_evaluation_settings():
     p = tracking.PRESETS[name]
     assert (p.response_up, p.exemplar_size, p.instance_size, p.num_scales,
             p.raw_scores) == (8, 255, 255, 3, True)
+  # The crop extents the measurements chose (tracking.py).
+  assert [tracking.PRESETS[f"cfnet-conv{i}"].context_input_size
+          for i in (1, 2, 3)] == [255, 127, 127]
 
 
 def test_override_changes_named_fields_and_refuses_unknown_ones():
