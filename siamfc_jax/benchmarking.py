@@ -417,10 +417,9 @@ def time_train_step(config, batch_size: int, steps: int) -> dict:
                                             config.instance_size)
   schedule = training.lr_schedule(config.lr_start, config.lr_end,
                                   config.num_epochs, 1000)
-  optimizer = training.make_optimizer(
-      schedule, config.momentum, config.weight_decay,
-      training.CF_PARAM_GROUPS if spec.join == "cf"
-      else training.PARAM_GROUPS)
+  optimizer = training.make_optimizer(schedule, config.momentum,
+                                      config.weight_decay,
+                                      training.param_groups(spec))
   fns = training.make_steps(spec, optimizer, schedule, score_size,
                             config.label_radius, mesh)
   state = fns.put_state(training.create_train_state(

@@ -12,8 +12,9 @@ What the original code does (`experiment.m`, MatConvNet `cnn_train_dag`) and
 we follow: SGD with momentum 0.9, the batch-mean of the per-pair balanced
 loss, weight decay 5e-4 added to the gradient of conv kernels and the adjust
 bias only, per-parameter learning-rate multipliers (conv bias x2, BN gain x2,
-BN bias x1, adjust gain frozen at 1e-3), one learning rate per epoch from
-logspace(-2, -5, epochs), BN running moments averaged at rate 0.05 from the
+BN bias x1, adjust gain frozen at 1e-3; CFNet learns gain and bias:
+`CF_PARAM_GROUPS`), one learning rate per epoch from logspace(-2, -5,
+epochs), BN running moments averaged at rate 0.05 from the
 mean of the exemplar and search batches' moments (the two branches share one
 BN layer). One difference: the original blends the moments' sigma, we blend
 the variance (Flax stores variances).
@@ -60,6 +61,11 @@ PARAM_GROUPS = {
 # CFNet learns its final affine layer (`fin_adjust`: lr [1 2], wd [0 0]).
 CF_PARAM_GROUPS = {**PARAM_GROUPS, "adjust_scale": (1.0, 0.0),
                    "adjust_bias": (2.0, 0.0)}
+
+
+def param_groups(spec: embedding.ModelSpec) -> dict[str, tuple[float, float]]:
+  """The (lr, wd) multipliers of a network: CF_PARAM_GROUPS for CFNet."""
+  return CF_PARAM_GROUPS if spec.join == "cf" else PARAM_GROUPS
 
 
 @flax.struct.dataclass
@@ -371,9 +377,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   schedule = lr_schedule(config.lr_start, config.lr_end,
                          config.get("lr_epochs") or config.num_epochs,
                          steps_per_epoch)
-  optimizer = make_optimizer(
-      schedule, config.momentum, config.weight_decay,
-      CF_PARAM_GROUPS if spec.join == "cf" else PARAM_GROUPS)
+  optimizer = make_optimizer(schedule, config.momentum, config.weight_decay,
+                             param_groups(spec))
   steps = make_steps(spec, optimizer, schedule, score_size,
                      config.label_radius, mesh)
   (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
