@@ -17,8 +17,8 @@ cross-correlation with the search features.
 The DFTs are products with cosine and sine matrices rather than `jnp.fft`:
 the same numbers, real arithmetic only, differentiable by autodiff, and
 exportable (jax2onnx turns only 1-D complex FFTs into ONNX, and ONNX Runtime
-has no complex arithmetic). The maps are small (at most 62 x 62), so the
-matrix products cost a few per cent of the embedding.
+has no complex arithmetic). The maps are small (at most 62 x 62): the whole
+CF of cfnet-conv2 takes 4 ms on a 2-core CPU, the exemplar's embedding 43.
 """
 
 from __future__ import annotations
