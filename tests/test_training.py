@@ -47,14 +47,19 @@ def test_trained_network_loads_as_a_tracker(tiny_run):
       result["state"].params["embedding"]["conv1"]["kernel"])
 
 
-def test_resumed_run_ends_with_the_params_of_an_uninterrupted_run(tmp_path):
-  config = _config(pairs_per_epoch=48, checkpoint_every_steps=1000,
-                   val_batches=1)
+@pytest.mark.parametrize("variant, stop", [("siamfc", 5), ("cfnet", 7)])
+def test_resumed_run_ends_with_the_params_of_an_uninterrupted_run(
+    tmp_path, variant, stop):
+  config = tiny.get_config() if variant == "siamfc" else cfnet.get_config(
+      "tiny")
+  with config.unlocked():
+    config.update(pairs_per_epoch=48, checkpoint_every_steps=1000,
+                  val_batches=1)
   whole = training.train_and_evaluate(config, tmp_path / "whole")
   with config.unlocked():
-    config.stop_after_steps = 5
+    config.stop_after_steps = stop
   first = training.train_and_evaluate(config, tmp_path / "split")
-  assert int(first["state"].step) == 5
+  assert int(first["state"].step) == stop
   with config.unlocked():
     config.stop_after_steps = 0
   resumed = training.train_and_evaluate(config, tmp_path / "split")
@@ -176,24 +181,6 @@ def test_trained_cfnet_loads_as_a_cfnet_tracker(tiny_cfnet_run):
                                              dtype=np.uint8)
   boxes, _ = tracker.track(list(frames), [40, 30, 20, 20])
   assert boxes.shape == (3, 4) and np.all(np.isfinite(boxes))
-
-
-def test_resumed_cfnet_run_ends_with_the_params_of_an_uninterrupted_run(
-    tmp_path):
-  config = cfnet.get_config("tiny")
-  with config.unlocked():
-    config.update(pairs_per_epoch=48, checkpoint_every_steps=1000,
-                  val_batches=1)
-  whole = training.train_and_evaluate(config, tmp_path / "whole")
-  with config.unlocked():
-    config.stop_after_steps = 7
-  training.train_and_evaluate(config, tmp_path / "split")
-  with config.unlocked():
-    config.stop_after_steps = 0
-  resumed = training.train_and_evaluate(config, tmp_path / "split")
-  assert int(resumed["state"].step) == int(whole["state"].step) == 12
-  jax.tree.map(np.testing.assert_array_equal, jax.device_get(whole["state"]),
-               jax.device_get(resumed["state"]))
 
 
 def test_learning_rate_stays_at_its_end_after_the_annealed_epochs():
