@@ -151,11 +151,8 @@ class Tracker:
     self.backend = backends.make(backend, spec, self.variables, params)
     self.gray_variables = self.gray_backend = None
     if gray_variables is not None:
-      if (jax.tree.structure(gray_variables) != jax.tree.structure(variables)
-          or [np.shape(a) for a in jax.tree.leaves(gray_variables)]
-          != [np.shape(a) for a in jax.tree.leaves(variables)]):
-        raise ValueError("gray_variables must have the tree and shapes of "
-                         "variables (the same network)")
+      from siamfc_jax.convert import common  # pylint: disable=g-import-not-at-top
+      common.check_variables("gray_variables", spec, gray_variables)
       self.gray_variables = jax.device_put(gray_variables)
       self.gray_backend = backends.make(self.backend.name, spec,
                                         self.gray_variables, params)
