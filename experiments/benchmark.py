@@ -255,6 +255,17 @@ def _summary(results) -> list[str]:
   return lines
 
 
+def _add_rows(results, key: str, what: str, rows, info) -> None:
+  """Adds a timer's rows and its `info` under `key`, or says it skipped
+  (rows None, info the reason)."""
+  if rows is None:
+    print(f"Skipping the {what} rows: {info}")
+    info = {"skipped": info}
+  else:
+    results["rows"] += [dataclasses.asdict(row) for row in rows]
+  results[key] = info
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -296,24 +307,12 @@ def main(argv):
     clip = benchmarking.load_clip(_NUM_FRAMES.value)
   if _ONNXRUNTIME.value:
     # With --torch the one-sequence ORT step is timed in turn with it.
-    rows, info = _time_ort(tracker_for, clip, scales, batch_sizes,
-                           single=not _TORCH.value)
-    if rows is None:
-      print(f"Skipping the ONNX Runtime rows: {info}")
-      info = {"skipped": info}
-    else:
-      results["rows"] += [dataclasses.asdict(row) for row in rows]
-    results["onnxruntime"] = info
+    _add_rows(results, "onnxruntime", "ONNX Runtime", *_time_ort(
+        tracker_for, clip, scales, batch_sizes, single=not _TORCH.value))
   if _TORCH.value:
-    rows, info = _time_torch(tracker_for, clip, scales,
-                             with_ort=_ONNXRUNTIME.value
-                             and "skipped" not in results["onnxruntime"])
-    if rows is None:
-      print(f"Skipping the PyTorch rows: {info}")
-      info = {"skipped": info}
-    else:
-      results["rows"] += [dataclasses.asdict(row) for row in rows]
-    results["torch"] = info
+    _add_rows(results, "torch", "PyTorch", *_time_torch(
+        tracker_for, clip, scales, with_ort=_ONNXRUNTIME.value
+        and "skipped" not in results["onnxruntime"]))
     results["meta"]["load_after"] = benchmarking.load_average()
   print()
   print(benchmarking.format_table(results))

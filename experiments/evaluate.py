@@ -97,11 +97,8 @@ def _base_tracker() -> tracker_lib.Tracker:
     variables = model.init(spec, jax.random.key(_SEED.value))
     return tracker_lib.Tracker(spec, variables, tracking.PRESETS[_PRESET.value],
                                name="untrained", backend=_BACKEND.value)
-  if _CHECKPOINT.value:
-    params = _PRESET.value if flags.FLAGS["preset"].present else None
-    return tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value, params,
-                                               backend=_BACKEND.value)
-  return tracker_lib.Tracker.pretrained(_PRESET.value, backend=_BACKEND.value)
+  preset = _PRESET.value if flags.FLAGS["preset"].present else None
+  return tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value)
 
 
 def _log(line: str) -> None:

@@ -66,14 +66,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   frame_size = _frame_size(_FRAME_SIZE.value)
-  preset = _PRESET.value
   try:
-    if _CHECKPOINT.value:
-      tracker = tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value, preset,
-                                                    backend="jax")
-    else:
-      tracker = tracker_lib.Tracker.pretrained(preset or "siamfc-3s",
-                                               backend="jax")
+    tracker = tracker_lib.load(_CHECKPOINT.value, _PRESET.value, "jax")
     paths = export.export(_OUT.value, tracker.spec, tracker.variables,
                           tracker.params, _FORMAT.value, frame_size,
                           _PARAMS_AS_INPUTS.value, _PLATFORMS.value,

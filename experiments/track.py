@@ -114,13 +114,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    if _CHECKPOINT.value:
-      preset = _PRESET.value if flags.FLAGS["preset"].present else None
-      tracker = tracker_lib.Tracker.from_checkpoint(_CHECKPOINT.value, preset,
-                                                    backend=_BACKEND.value)
-    else:
-      tracker = tracker_lib.Tracker.pretrained(_PRESET.value,
-                                               backend=_BACKEND.value)
+    preset = _PRESET.value if flags.FLAGS["preset"].present else None
+    tracker = tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value)
   except ValueError as e:  # e.g. --backend=onnxruntime, not installed
     raise app.UsageError(str(e)) from None
   name, frames, box, gt = open_input(_SEQ.value, _INIT_BOX.value)

@@ -316,6 +316,22 @@ def _prefetch(pool: concurrent.futures.Executor, frames: Iterable[Frame],
     yield future.result()
 
 
+def load(checkpoint: str | os.PathLike | None = None,
+         preset: str | None = None, backend: str | None = None) -> Tracker:
+  """The tracker of the command-line tools' --checkpoint and --preset.
+
+  Args:
+    checkpoint: a checkpoint, training workdir or weights file
+      (`Tracker.from_checkpoint`); None for the bundled network.
+    preset: tracking preset; by default the checkpoint's own, or
+      SiamFC-3s for the bundled network.
+    backend: "jax", "onnxruntime" or "auto"/None.
+  """
+  if checkpoint:
+    return Tracker.from_checkpoint(checkpoint, preset, backend=backend)
+  return Tracker.pretrained(preset or "siamfc-3s", backend=backend)
+
+
 def is_grayscale(frame: np.ndarray) -> bool:
   """Whether an [H, W, 3] frame has three equal channels (a gray video)."""
   return bool(np.array_equal(frame[..., 0], frame[..., 1])

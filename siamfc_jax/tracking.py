@@ -74,10 +74,11 @@ class TrackParams:
     min_scale: lower limit of the search side, times its first value.
     max_scale: upper limit of the search side, times its first value.
     context_input_size: input pixels that the target with context (side
-      s_z in the frame) spans in the crops: 127, as in the curated training
-      crops of every network here, so an exemplar crop covers s_z *
-      exemplar_size / 127 frame pixels and a search crop s_z *
-      instance_size / 127.
+      s_z in the frame) spans in the crops, so an exemplar crop covers s_z *
+      exemplar_size / context_input_size frame pixels and a search crop
+      s_z * instance_size / context_input_size; 0 (default) means
+      exemplar_size: s_z is the exemplar, as in SiamFC. The CF nets were
+      trained with 127 in their 255 exemplars.
     z_lr: template learning rate (CFNet's `zLR`); 0 keeps the first
       frame's template (SiamFC).
     raw_scores: choose the scale on the raw correlation (CFNet's
@@ -97,7 +98,7 @@ class TrackParams:
   instance_size: int = 255
   min_scale: float = 0.2
   max_scale: float = 5.0
-  context_input_size: int = 127
+  context_input_size: int = 0
   z_lr: float = 0.0
   raw_scores: bool = False
 
@@ -105,6 +106,10 @@ class TrackParams:
     """[S] float32 scale factors step^(-(S // 2) .. S // 2), ascending."""
     exponents = np.arange(self.num_scales) - self.num_scales // 2
     return (self.scale_step ** exponents).astype(np.float32)
+
+  def context_size(self) -> int:
+    """`context_input_size`, with 0 resolved to `exemplar_size`."""
+    return self.context_input_size or self.exemplar_size
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
@@ -151,8 +156,8 @@ class TrackParams:
     if self.instance_size < self.exemplar_size:
       raise ValueError(f"instance_size {self.instance_size} < exemplar_size "
                        f"{self.exemplar_size}")
-    if not 0 <= self.z_lr <= 1 or self.context_input_size < 1:
-      raise ValueError(f"z_lr must be in [0, 1] and context_input_size >= 1: "
+    if not 0 <= self.z_lr <= 1 or self.context_input_size < 0:
+      raise ValueError(f"z_lr must be in [0, 1] and context_input_size >= 0: "
                        f"{self}")
 
 
@@ -163,10 +168,11 @@ SIAMFC_5S = TrackParams(num_scales=5, scale_step=1.0255, scale_penalty=0.962,
 # CFNet (`run_cfnet{1,2,3}_evaluation.m`, `run_baseline5_evaluation.m`:
 # "hyper-parameters reported in Supp. material for CVPR'17"): 3 scales, 33x33
 # maps upsampled x8, 255 exemplars for the CF nets, template updates.
-_CFNET = dict(response_up=8, exemplar_size=255, raw_scores=True)
+_CFNET = dict(response_up=8, exemplar_size=255, raw_scores=True,
+              context_input_size=127)
 CFNET_CONV1 = TrackParams(scale_step=1.0355, scale_penalty=0.9825,
                           scale_lr=0.70, window_influence=0.2375, z_lr=0.0058,
-                          context_input_size=255, **_CFNET)  # see above
+                          **{**_CFNET, "context_input_size": 255})  # above
 CFNET_CONV2 = TrackParams(scale_step=1.0575, scale_penalty=0.9780,
                           scale_lr=0.52, window_influence=0.2625, z_lr=0.005,
                           **_CFNET)
@@ -234,9 +240,9 @@ def init_state(variables: model.Variables, frame: jax.Array, box: jax.Array,
   s_z = boxes.context_side(size, params.context)
   z_feat = exemplar_template(
       variables, frame, centre,
-      s_z * (params.exemplar_size / params.context_input_size), fill, spec,
+      s_z * (params.exemplar_size / params.context_size()), fill, spec,
       params, split_groups=split_groups)
-  x_side = s_z * (params.instance_size / params.context_input_size)
+  x_side = s_z * (params.instance_size / params.context_size())
   return TrackerState(
       z_feat=z_feat, centre=centre, size=size, x_side=x_side,
       x_side_limits=jnp.stack([params.min_scale * x_side,

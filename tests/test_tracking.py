@@ -228,3 +228,19 @@ def test_override_changes_named_fields_and_refuses_unknown_ones():
     tracking.SIAMFC_3S.override("num_scales=three")
   with pytest.raises(ValueError, match="z_lr must be"):
     tracking.SIAMFC_3S.override("z_lr=2")
+
+
+@pytest.mark.parametrize("context_input_size, want", [(0, 103), (127, 127)])
+def test_context_spans_the_exemplar_unless_told_otherwise(context_input_size,
+                                                          want):
+  """By default s_z is the whole exemplar (SiamFC), whatever its size."""
+  spec = embedding.alexnet_spec(width=0.125)
+  params = tracking.TrackParams(exemplar_size=103, instance_size=167,
+                                context_input_size=context_input_size)
+  variables = model.init(spec, jax.random.key(0))
+  frame = np.zeros((120, 160, 3), np.uint8)
+  state = tracking.init_state_jit(variables, frame,
+                                  jnp.array([60.0, 40.0, 20.0, 30.0]), spec,
+                                  params)
+  s_z = np.sqrt((20 + 25) * (30 + 25))
+  np.testing.assert_allclose(state.x_side, s_z * 167 / want, rtol=1e-5)
