@@ -247,11 +247,9 @@ def _summary(results) -> list[str]:
     if name != "step_interleaved":
       continue
     torch_ms = by_key["torch_step_channels_last", s]
-    ratio = torch_ms / ms
-    verdict = (f"{ratio:.2f}x as fast as" if ratio >= 1
-               else f"{1 / ratio:.2f}x slower than")
     lines.append(f"{s} scales, timed in turn: our jitted step {ms:.1f} ms is "
-                 f"{verdict} PyTorch channels_last {torch_ms:.1f} ms")
+                 f"{_ratio(ms, torch_ms)} PyTorch channels_last "
+                 f"{torch_ms:.1f} ms")
   return lines
 
 

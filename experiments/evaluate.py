@@ -7,7 +7,9 @@ r"""Evaluates a tracker on an OTB, GOT-10k or VOT dataset folder.
   python -m experiments.evaluate --dataset=otb --root=... --random_init
 
 Tracks every sequence of --root that has no result file yet (so a second run
-only re-scores), writes the results in the got10k toolkit's layout under
+only re-scores; results that another tracker of the same name made, with
+other weights or settings, are refused: pick another --name or --overwrite),
+writes the results in the got10k toolkit's layout under
 --output/results/, prints a table per sequence and overall, and writes
 --output/reports/<OTB|GOT-10k|VOT>/<tracker>/report.json with success and
 precision plots. Trackers evaluated earlier into the same --output on the
@@ -121,10 +123,13 @@ def main(argv):
   _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend) on "
        f"{len(seqs)} sequences ({frames} frames) of {_ROOT.value}, "
        f"{protocol} protocol")
-  result = protocols.evaluate(
-      tracker, seqs, protocol, _OUTPUT.value, batch_size=_BATCH.value,
-      overwrite=_OVERWRITE.value, max_frames=_MAX_FRAMES.value,
-      eao_interval=metrics.EAO_INTERVALS[int(_EAO_YEAR.value)], log=_log)
+  try:
+    result = protocols.evaluate(
+        tracker, seqs, protocol, _OUTPUT.value, batch_size=_BATCH.value,
+        overwrite=_OVERWRITE.value, max_frames=_MAX_FRAMES.value,
+        eao_interval=metrics.EAO_INTERVALS[int(_EAO_YEAR.value)], log=_log)
+  except ValueError as e:  # e.g. --output holds another tracker's results
+    raise app.UsageError(str(e)) from None
   print(protocols.format_table(result.report))
   print(f"Results: {result.report['results_dir']}")
   print(f"Report: {result.report_file}")

@@ -219,15 +219,10 @@ def check_config(spec: embedding.ModelSpec, params: tracking.TrackParams,
   if fmt not in FORMATS:
     raise ValueError(f"unsupported export format {fmt!r}; choose one of "
                      f"{list(FORMATS)}")
-  params.validate()
-  nz = spec.template_size(params.exemplar_size)
-  nx = spec.output_size(params.instance_size)
-  if nz < 1 or nx < nz:
-    raise ValueError(
-        f"unsupported geometry: exemplar_size {params.exemplar_size} and "
-        f"instance_size {params.instance_size} give a {nz}x{nz} template and "
-        f"{nx}x{nx} search embeddings with this network (receptive field "
-        f"{model.receptive_field(spec)} px)")
+  try:
+    tracking.check_geometry(spec, params)
+  except ValueError as e:
+    raise ValueError(f"unsupported geometry: {e}") from None
   if num_sequences is not None and (
       not isinstance(num_sequences, (int, np.integer)) or num_sequences < 1):
     raise ValueError(f"num_sequences must be a positive integer or None; got "
@@ -464,13 +459,7 @@ def export_steps(spec: embedding.ModelSpec, variables: model.Variables,
       "weights_sha256": weights_sha256(variables),
       "state": list(STATE),
       "steps": steps,
-      "usage": (
-          "state = exemplar(frame0, box0) (outputs in 'state' order); then "
-          "per frame: new_centre, new_size, new_x_side, box, scores = "
-          "frame(frame, *state) and new_* replace centre, size, x_side. "
-          "Boxes are [x, y, w, h] float pixels, (x, y) the top-left corner, "
-          "0-based, pixel (row i, column j) covering [j, j + 1) x [i, i + 1)."
-          ),
+      "usage": _usage(steps, num_sequences),
   }
   if fmt == "onnx":
     sidecar["onnx_opset"] = ONNX_OPSET
@@ -481,6 +470,23 @@ def export_steps(spec: embedding.ModelSpec, variables: model.Variables,
 
 def _sha256(data: bytes) -> str:
   return hashlib.sha256(data).hexdigest()
+
+
+def _usage(steps: dict, num_sequences: int | None) -> str:
+  """How to call the steps, written from their ports."""
+  def names(step, key):
+    return ", ".join(p["name"] for p in steps[step][key])
+  text = (f"{names('exemplar', 'outputs')} = exemplar"
+          f"({names('exemplar', 'inputs')}) is the state of the first frame; "
+          f"then per frame: {names('frame', 'outputs')} = frame"
+          f"({names('frame', 'inputs')}), and each new_<name> replaces "
+          "<name> in the state. ")
+  if num_sequences:
+    text += (f"The frame step tracks {num_sequences} sequences at once: "
+             "frames, states and outputs have a leading axis N. ")
+  return text + (
+      "Boxes are [x, y, w, h] float pixels, (x, y) the top-left corner, "
+      "0-based, pixel (row i, column j) covering [j, j + 1) x [i, i + 1).")
 
 
 def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
@@ -507,13 +513,21 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
 
   Raises:
     FileExistsError: `directory` exists and is not empty, without
-      `overwrite`.
+      `overwrite`; is not a directory; or holds files of no export.
     ValueError: see `export_steps`.
   """
   directory = pathlib.Path(directory).absolute()
-  if directory.exists() and any(directory.iterdir()) and not overwrite:
+  if directory.exists() and not directory.is_dir():
+    raise FileExistsError(f"{directory} exists and is not a directory")
+  present = {p.name for p in directory.iterdir()} if directory.exists() else ()
+  if present and not overwrite:
     raise FileExistsError(f"{directory} exists and is not empty (overwrite "
                           "to replace it)")
+  ours = {SIDECAR} | {n + x for n in STEPS for x in _SUFFIX.values()}
+  if others := sorted(set(present) - ours):
+    raise FileExistsError(f"{directory} holds more than an export "
+                          f"({', '.join(others)}); overwrite replaces only "
+                          "an export's files")
   sidecar, blobs = export_steps(spec, variables, params, fmt, frame_size,
                                 params_as_inputs, platforms, num_sequences)
   names = {name: name + _SUFFIX[fmt] for name in STEPS}

@@ -26,6 +26,7 @@ from PIL import Image
 
 from siamfc_jax import backends
 from siamfc_jax import embedding
+from siamfc_jax import export
 from siamfc_jax import model
 from siamfc_jax import tracking
 
@@ -37,8 +38,9 @@ def load_frame(frame: Frame) -> np.ndarray:
 
   Args:
     frame: a file path, a PIL image, or an array [H, W], [H, W, 1],
-      [H, W, 3] or [H, W, 4] of uint8, uint16 (scaled by 1/257) or float in
-      [0, 255]. Grayscale is replicated, alpha dropped.
+      [H, W, 3] or [H, W, 4] of uint8, uint16 (scaled by 1/257; also 16-bit
+      image files), other integers within [0, 255], or float (rounded,
+      clipped to [0, 255]). Grayscale is replicated, alpha dropped.
 
   Returns:
     [H, W, 3] uint8 array.
@@ -53,13 +55,17 @@ def load_frame(frame: Frame) -> np.ndarray:
       with Image.open(frame) as img:
         img.load()
         return load_frame(img)
-    except (OSError, SyntaxError) as e:
+    except (OSError, SyntaxError, ValueError) as e:
       raise ValueError(f"cannot decode frame {frame}: {e}") from e
   if isinstance(frame, Image.Image):
-    if frame.mode in ("I;16", "I;16B", "I;16L", "I"):
-      frame = np.asarray(frame)
-    else:
+    if frame.mode != "I" and not frame.mode.startswith("I;16"):
       return np.asarray(frame.convert("RGB"))
+    # 16-bit files (PNG, PGM, TIFF) open as "I;16*" or as 32-bit "I".
+    frame = np.asarray(frame)
+    if frame.size and (frame.min() < 0 or frame.max() > 65535):
+      raise ValueError(f"32-bit integer frame with values outside the "
+                       f"16-bit range: [{frame.min()}, {frame.max()}]")
+    frame = frame.astype(np.uint16)
   a = np.asarray(frame)
   if a.ndim == 3 and a.shape[2] in (1, 3, 4):
     a = a[..., :3] if a.shape[2] != 1 else a[..., 0]
@@ -69,10 +75,17 @@ def load_frame(frame: Frame) -> np.ndarray:
     raise ValueError(f"frame must be [H, W], [H, W, 1|3|4]; got {a.shape}")
   if a.dtype == np.uint8:
     return a
-  if a.dtype == np.uint16 or (a.dtype.kind in "iu" and a.max(initial=0) > 255):
+  # By type, not content, so a dark 16-bit frame is scaled like a bright one.
+  if a.dtype.kind == "u" and a.dtype.itemsize == 2:
     return np.clip(np.rint(a / 257.0), 0, 255).astype(np.uint8)
-  if a.dtype.kind in "iuf":
-    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+  if a.dtype.kind in "iu":
+    if a.min() < 0 or a.max() > 255:
+      raise ValueError(
+          f"{a.dtype} frame with values in [{a.min()}, {a.max()}]: integer "
+          "frames must be uint8, uint16 or within [0, 255]")
+    return a.astype(np.uint8)
+  if a.dtype.kind == "f":
+    if not np.all(np.isfinite(a)):
       raise ValueError("frame has NaN or infinite pixels")
     return np.clip(np.rint(a), 0, 255).astype(np.uint8)
   raise ValueError(f"unsupported frame dtype {a.dtype}")
@@ -137,15 +150,7 @@ class Tracker:
         pairs (CFNet's `_gray_` twins), used instead of `variables` for
         sequences whose first frame is grayscale, as the original does.
     """
-    params.validate()
-    z, x = spec.template_size(params.exemplar_size), spec.output_size(
-        params.instance_size)
-    if z < 1 or x < z:
-      raise ValueError(
-          f"exemplar_size {params.exemplar_size} and instance_size "
-          f"{params.instance_size} give a {z}x{z} template and {x}x{x} "
-          f"search embeddings with this network (receptive field "
-          f"{model.receptive_field(spec)} px)")
+    tracking.check_geometry(spec, params)
     self.spec, self.params, self.name = spec, params, name
     self.variables = jax.device_put(variables)
     self.backend = backends.make(backend, spec, self.variables, params)
@@ -187,12 +192,14 @@ class Tracker:
       params: tracking hyper-parameters or a preset name ("siamfc-3s",
         "siamfc-5s"); by default those saved in the checkpoint's config
         (`config["track"]`), else SiamFC-3s.
-      name: tracker name; defaults to the directory name.
+      name: tracker name; defaults to the directory name (the workdir's
+        for a training workdir).
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
     """
     from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
     if os.path.isfile(path):  # a weights file (.mat, .npz, .pth)
       return cls.from_weights(path, params, name, backend)
+    name = name or os.path.basename(os.path.normpath(path))
     trained = os.path.join(path, "tracker")  # a training workdir
     if os.path.isdir(trained) and not os.path.isfile(
         os.path.join(path, checkpoints.META_FILE)):
@@ -200,9 +207,7 @@ class Tracker:
     spec, variables, config = checkpoints.load(path)
     if params is None:
       params = tracking.TrackParams(**(config or {}).get("track", {}))
-    return cls(spec, variables, _params(params),
-               name or os.path.basename(os.path.normpath(path)),
-               backend=backend)
+    return cls(spec, variables, _params(params), name, backend=backend)
 
   @classmethod
   def from_weights(cls, path: str | os.PathLike,
@@ -237,6 +242,16 @@ class Tracker:
     stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
     return cls(spec, variables, _params(params), name or stem,
                backend=backend, gray_variables=gray_variables)
+
+  def settings(self) -> dict[str, Any]:
+    """What decides this tracker's boxes, as JSON-ready values: the network,
+    its weights (SHA-256) and the hyper-parameters. The backend is not in it
+    (both give the same boxes)."""
+    gray = self.gray_variables
+    return {"spec": self.spec.to_dict(), "params": self.params.to_dict(),
+            "weights_sha256": export.weights_sha256(self.variables),
+            "gray_weights_sha256": (None if gray is None
+                                    else export.weights_sha256(gray))}
 
   def init(self, image: Frame, box) -> None:
     """Starts tracking the target `box` [x, y, w, h] in `image`."""

@@ -159,6 +159,41 @@ class TrackParams:
     if not 0 <= self.z_lr <= 1 or self.context_input_size < 0:
       raise ValueError(f"z_lr must be in [0, 1] and context_input_size >= 0: "
                        f"{self}")
+    if not 0 < self.min_scale <= 1 <= self.max_scale:
+      raise ValueError(f"need 0 < min_scale <= 1 <= max_scale, got "
+                       f"{self.min_scale} and {self.max_scale}")
+    if self.context < 0 or not 0 < self.scale_penalty <= 1:
+      raise ValueError(f"need context >= 0 and scale_penalty in (0, 1], got "
+                       f"{self.context} and {self.scale_penalty}")
+
+
+# A score map must be at least this wide to locate anything: a 1x1 map puts
+# the peak at its centre whatever the scores, and the box drifts.
+MIN_SCORE_SIZE = 2
+# Score maps whose range is at most this fraction of their magnitude are
+# flat (`locate`): differences that small are rounding, not evidence.
+FLAT_SCORES = 1e-5
+
+
+def check_geometry(spec: embedding.ModelSpec, params: TrackParams) -> int:
+  """The side of the score map that `params`' crop sizes give with `spec`.
+
+  Raises:
+    ValueError: the map would be smaller than MIN_SCORE_SIZE (e.g. a CFNet
+      preset, with 255 exemplars, on the SiamFC network).
+  """
+  params.validate()
+  z = spec.template_size(params.exemplar_size)
+  x = spec.output_size(params.instance_size)
+  if z < 1 or x - z + 1 < MIN_SCORE_SIZE:
+    raise ValueError(
+        f"exemplar_size {params.exemplar_size} and instance_size "
+        f"{params.instance_size} give a {z}x{z} template and {x}x{x} search "
+        f"embeddings with this network (receptive field "
+        f"{model.receptive_field(spec)} px): need a score map of at least "
+        f"{MIN_SCORE_SIZE}x{MIN_SCORE_SIZE}. Is this the preset of another "
+        "network?")
+  return x - z + 1
 
 
 # SiamFC-3s: defaults of `tracker.m`. SiamFC-5s: `params-5s.txt`.
@@ -351,11 +386,16 @@ def locate(state: TrackerState, scores: jax.Array, total_stride: int,
   best = jnp.argmax(jnp.max(up, axis=(1, 2)) * penalty)
 
   # Position: normalise the unpenalised map of that scale, blend the window.
+  # A map flat to rounding (a blank frame) is left to the window, so the
+  # target stays put; the original divides 0 by 0 there and jumps.
   r = up[best]
-  r = r - jnp.min(r)
-  r = r / jnp.sum(r)
-  r = ((1 - params.window_influence) * r
-       + params.window_influence * _cosine_window(n_up))
+  low, high = jnp.min(r), jnp.max(r)
+  flat = high - low <= FLAT_SCORES * (jnp.abs(low) + jnp.abs(high))
+  r = r - low
+  r = r / jnp.maximum(jnp.sum(r), np.float32(1e-30))
+  window = _cosine_window(n_up)
+  r = jnp.where(flat, window, (1 - params.window_influence) * r
+                + params.window_influence * window)
   row, col = jnp.unravel_index(jnp.argmax(r), r.shape)
   disp_up = jnp.stack([col, row]).astype(jnp.float32) - (n_up - 1) / 2
   disp_instance = disp_up * total_stride / params.response_up

@@ -217,6 +217,23 @@ def test_unsupported_configurations_are_refused_before_tracing(
   assert not (tmp_path / "out").exists()
 
 
+def test_overwrite_replaces_an_export_and_nothing_else(tmp_path, variables):
+  out = tmp_path / "out"
+  export.export(out, SPEC, variables, PARAMS, "stablehlo")
+  with pytest.raises(FileExistsError, match="not empty"):
+    export.export(out, SPEC, variables, PARAMS, "stablehlo")
+  export.export(out, SPEC, variables, PARAMS, "stablehlo",
+                frame_size=(160, 120), overwrite=True)
+  assert export.load(out).frame_size == (160, 120)
+  (out / "notes.txt").write_text("mine")
+  with pytest.raises(FileExistsError, match=r"more than an export \(notes"):
+    export.export(out, SPEC, variables, PARAMS, "stablehlo", overwrite=True)
+  assert (out / "notes.txt").read_text() == "mine"
+  with pytest.raises(FileExistsError, match="not a directory"):
+    export.export(out / "notes.txt", SPEC, variables, PARAMS, "stablehlo",
+                  overwrite=True)
+
+
 def _edit_sidecar(directory, edit):
   path = directory / export.SIDECAR
   sidecar = json.loads(path.read_text())

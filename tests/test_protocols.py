@@ -145,6 +145,25 @@ def test_overwrite_tracks_again(tracker, datasets, tmp_path):
                        overwrite=True) == [seqs[0].name]
 
 
+def test_results_of_another_tracker_of_the_same_name_are_not_rescored(
+    tracker, datasets, tmp_path):
+  seqs = _read(datasets, "otb")[:1]
+  protocols.run(tracker, seqs, "otb", tmp_path)
+  five = tracker_lib.Tracker(tracker.spec, tracker.variables,
+                             tracker.params.override("num_scales=5"),
+                             tracker.name)
+  with pytest.raises(ValueError, match=r"params.num_scales \(3 there, 5 now\)"):
+    protocols.run(five, seqs, "otb", tmp_path)
+  other_weights = tracker_lib.Tracker(
+      tracker.spec, model.init(SPEC, jax.random.key(1)), tracker.params,
+      tracker.name)
+  with pytest.raises(ValueError, match="weights_sha256"):
+    protocols.run(other_weights, seqs, "otb", tmp_path)
+  assert protocols.run(five, seqs, "otb", tmp_path, overwrite=True) == [
+      seqs[0].name]
+  assert protocols.run(five, seqs, "otb", tmp_path) == []
+
+
 @pytest.mark.parametrize("protocol", ["otb", "got10k"])
 def test_batched_and_sequential_runs_write_identical_result_files(
     protocol, evaluated, tracker, datasets, tmp_path):

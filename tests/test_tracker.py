@@ -75,6 +75,23 @@ def test_frames_of_any_common_format_become_rgb_uint8(convert):
     np.testing.assert_array_equal(out, frame)
 
 
+@pytest.mark.parametrize("dtype", ["<u2", ">u2"])
+def test_16_bit_frames_are_scaled_by_type_not_content(dtype, tmp_path):
+  dark = np.full((4, 6), 200, dtype)  # all values <= 255: still 16-bit
+  np.testing.assert_array_equal(tracker_lib.load_frame(dark), 1)
+  bright = np.full((4, 6), 51400, dtype)
+  np.testing.assert_array_equal(tracker_lib.load_frame(bright), 200)
+  Image.fromarray(np.full((4, 6), 200, np.uint16)).save(tmp_path / "f.png")
+  np.testing.assert_array_equal(tracker_lib.load_frame(tmp_path / "f.png"), 1)
+
+
+def test_integer_frames_outside_8_bits_are_refused():
+  with pytest.raises(ValueError, match=r"int32 frame with values in \[0, 300"):
+    tracker_lib.load_frame(np.array([[0, 300]], np.int32))
+  ok = tracker_lib.load_frame(np.array([[0, 255]], np.int64))
+  np.testing.assert_array_equal(ok[..., 0], [[0, 255]])
+
+
 @pytest.mark.parametrize("box, match", [
     ([1, 2, 0, 5], "width and height"),
     ([1, 2, 5, -1], "width and height"),
@@ -106,6 +123,12 @@ def test_geometry_too_small_for_the_network_is_refused():
   with pytest.raises(ValueError, match="receptive field 87"):
     tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)),
                         tracking.TrackParams(exemplar_size=63))
+
+
+def test_preset_of_another_network_is_refused():
+  # A CFNet preset (255 exemplars) on SiamFC would give a 1x1 score map.
+  with pytest.raises(ValueError, match="1x1|another network"):
+    tracker_lib.Tracker.pretrained("cfnet-conv2", backend="jax")
 
 
 def test_update_before_init_is_refused():

@@ -109,6 +109,30 @@ def test_search_side_stays_within_its_limits():
   np.testing.assert_allclose(state.x_side, 5 * 300.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize("noise", [0.0, 1e-7])
+def test_flat_score_maps_leave_the_target_in_place(noise):
+  """A blank frame gives maps flat to rounding: the window decides (the
+  original divides 0 by 0 and jumps to a corner)."""
+  state = _state(x_side=300.0)
+  rng = np.random.default_rng(0)
+  scores = 2.0 * (1 + noise * rng.standard_normal((3, 17, 17)))
+  new = tracking.locate(state, jnp.asarray(scores, jnp.float32), 8,
+                        tracking.SIAMFC_3S)
+  assert np.all(np.isfinite(new.centre))
+  # Half an upsampled cell: the window's two central samples tie.
+  np.testing.assert_allclose(new.centre, state.centre, atol=0.5 * 300 / 255)
+  np.testing.assert_allclose(new.size, state.size, rtol=1e-6)
+
+
+def test_impossible_hyper_parameters_are_refused():
+  for text, match in [("min_scale=2", "min_scale"),
+                      ("max_scale=0.5", "max_scale"),
+                      ("context=-1", "context"),
+                      ("scale_penalty=0", "scale_penalty")]:
+    with pytest.raises(ValueError, match=match):
+      tracking.SIAMFC_3S.override(text)
+
+
 def test_scales_are_the_original_pyramids():
   np.testing.assert_allclose(tracking.SIAMFC_3S.scales(),
                              1.0375 ** np.array([-1, 0, 1]), rtol=1e-6)

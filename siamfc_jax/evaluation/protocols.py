@@ -17,6 +17,10 @@ Result files follow the got10k toolkit 0.1.3 (`ExperimentOTB`,
   `x,y,w,h` (`%.4f`), and `<seq>_time.txt` (`%.4f` seconds, `NaN` on
   skipped frames).
 
+Each tracker's folder also holds `tracker.json`, its `Tracker.settings()`
+(network, weights hash, hyper-parameters): a later run under the same name
+with other settings is refused instead of re-scoring the old results.
+
 Boxes in these files are in the coordinates of the sequence's own
 annotation file, as the toolkit writes them (it passes the annotation to the
 tracker unchanged and stores what the tracker returns): 1-based for OTB
@@ -73,6 +77,7 @@ DEFAULT_EAO_INTERVAL = metrics.EAO_INTERVALS[2017]
 VOT_SKIP = 5  # frames from a failure to the re-initialisation (VOT)
 VOT_BURNIN = 10  # frames from each (re)initialisation on, not in accuracy
 REPORT_FILE = "report.json"
+SETTINGS_FILE = "tracker.json"  # `settings_file`
 PROGRESS_EVERY = 100  # frames between progress lines of a single sequence
 
 Log = Callable[[str], None]
@@ -116,6 +121,35 @@ def time_file(output: os.PathLike | str, protocol: str, tracker_name: str,
   if protocol == "otb":
     return folder / "times" / f"{seq_name}_time.txt"
   return folder / seq_name / f"{seq_name}_time.txt"
+
+
+def settings_file(output: os.PathLike | str, protocol: str,
+                  tracker_name: str) -> pathlib.Path:
+  """`<output>/results/<OTB|GOT-10k|VOT>/<tracker>/tracker.json`: the
+  `Tracker.settings()` that made the results beside it."""
+  _check_protocol(protocol)
+  return (pathlib.Path(output) / "results" / BENCHMARK_DIRS[protocol] /
+          tracker_name / SETTINGS_FILE)
+
+
+def _check_settings(path: pathlib.Path, settings: Mapping[str, Any]) -> None:
+  """Refuses results made by another tracker under the same name."""
+  stored = json.loads(path.read_text())
+  if stored == settings:
+    return
+  differs = []
+  for key in sorted(set(stored) | set(settings)):
+    old, new = stored.get(key), settings.get(key)
+    if isinstance(old, dict) and isinstance(new, dict):
+      differs += [f"{key}.{k} ({old.get(k)!r} there, {new.get(k)!r} now)"
+                  for k in sorted(set(old) | set(new))
+                  if old.get(k) != new.get(k)]
+    elif old != new:
+      differs.append(key)
+  raise ValueError(
+      f"{path.parent} holds the results of another tracker with the same "
+      f"name: its {', '.join(differs)} differ ({path}). Give this one "
+      "another name (--name) or replace them (--overwrite).")
 
 
 def annotation_origin(seq: sequences_lib.Sequence) -> int:
@@ -393,7 +427,9 @@ def run(tracker: tracker_lib.Tracker,
 
   Raises:
     ValueError: bad protocol, batch size or tracker name, repeated sequence
-      names, or a sequence without a first box (before any tracking).
+      names, a sequence without a first box, or (unless `overwrite`)
+      results of another tracker of the same name (`settings_file`), all
+      before any tracking.
   """
   _check_protocol(protocol)
   _check_tracker_name(tracker.name)
@@ -401,6 +437,10 @@ def run(tracker: tracker_lib.Tracker,
   if batch_size < 1:
     raise ValueError(f"batch size must be >= 1, got {batch_size}")
   log = log or (lambda _: None)
+  settings = _jsonable(tracker.settings())
+  settings_path = settings_file(output, protocol, tracker.name)
+  if settings_path.is_file() and not overwrite:
+    _check_settings(settings_path, settings)
   todo = [s for s in seqs
           if overwrite or not result_file(output, protocol, tracker.name,
                                           s.name).is_file()]
@@ -409,6 +449,9 @@ def run(tracker: tracker_lib.Tracker,
   if len(todo) < len(seqs):
     log(f"{len(seqs) - len(todo)} of {len(seqs)} sequences already have "
         "results: re-scoring them")
+  if todo or not settings_path.is_file():
+    _write_atomic(settings_path,
+                  lambda p: p.write_text(json.dumps(settings, indent=1)))
   done: list[str] = []
 
   def store(seq, write_result, results, seconds, time_fmt):
