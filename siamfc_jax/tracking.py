@@ -21,7 +21,10 @@ on purpose, each for a reason written beside it:
   `round(s_x) / 255` whatever the scale (up to 3.75 % off for SiamFC-3s);
 - ties in the arg-max go to the first maximum in row-major order (MATLAB:
   column-major); with real-valued scores ties do not happen;
-- `num_scales = 1` works (the original returns an all-zero map).
+- `num_scales = 1` works (the original returns an all-zero map);
+- a score map flat to rounding (a blank frame) leaves the position to the
+  cosine window, so the target stays put; the original normalises it by 0
+  (NaN) and jumps to the map's corner.
 
 CFNet (`cfnet/src/tracking/tracker.m`, `tracker_step.m`) runs the same step
 with its own presets: 255 exemplars whose template is a correlation filter,
