@@ -29,6 +29,10 @@ _FORMAT = flags.DEFINE_enum("format", "auto", ("auto",) + convert_lib.FORMATS,
                             "Importer; 'auto' picks it from the suffix.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace an existing checkpoint.")
+_PTH_ARCH = flags.DEFINE_enum(
+    "pth_arch", "AlexNetV1", ["AlexNetV1", "AlexNetV2"],
+    "The siamfc-pytorch backbone a .pth was saved from (its keys do not "
+    "say): AlexNetV1 (SiamFC) or AlexNetV2 (stride-1 pool after conv2).")
 
 
 def _jsonable(value: Any) -> Any:
@@ -60,7 +64,8 @@ def describe(spec, variables) -> str:
   return "\n".join(lines)
 
 
-def convert(src: str, out: str, fmt: str = "auto", overwrite: bool = False):
+def convert(src: str, out: str, fmt: str = "auto", overwrite: bool = False,
+            pth_arch: str = "AlexNetV1"):
   """Imports `src` and saves it as a checkpoint at `out`.
 
   Returns:
@@ -71,8 +76,10 @@ def convert(src: str, out: str, fmt: str = "auto", overwrite: bool = False):
       created), FileExistsError if `out` exists without `overwrite`.
   """
   fmt = convert_lib.detect_format(src) if fmt == "auto" else fmt
-  spec, variables, extras = convert_lib.load(src, fmt)
+  spec, variables, extras = convert_lib.load(src, fmt, pth_arch)
   config = {"source": str(src), "format": fmt, "extras": _jsonable(extras)}
+  if fmt == "pth":
+    config["pth_arch"] = pth_arch
   try:  # the tracking preset the file's name implies (CFNet), kept with it
     config["track"] = tracker_lib.preset_for_file(src, spec).to_dict()
   except ValueError:
@@ -86,7 +93,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes.
   try:
     spec, variables = convert(_SRC.value, _OUT.value, _FORMAT.value,
-                              _OVERWRITE.value)
+                              _OVERWRITE.value, _PTH_ARCH.value)
   except (FileNotFoundError, FileExistsError, ValueError) as e:
     sys.exit(f"conversion failed, nothing written: {e}")
   print(describe(spec, variables))

@@ -32,6 +32,10 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # orbax logs every file at INFO
   if _MULTIHOST.value:
     jax.distributed.initialize()
+  try:
+    training.check_config(_CONFIG.value)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   print(f"Training on {jax.device_count()} device(s): "
         f"{jax.devices()[0].device_kind}")
   result = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)

@@ -405,8 +405,9 @@ def format_table(results: dict) -> str:
 def time_train_step(config, batch_size: int, steps: int) -> dict:
   """Times the jitted, data-parallel train step of a training config.
 
-  Random uint8 pairs at the config's crop sizes, already on the devices;
-  2 warm-up steps, then the median of `steps`.
+  Random uint8 pairs at the config's crop sizes, already on the devices
+  (`batch_size` over all hosts); 2 warm-up steps, then the median of
+  `steps`.
 
   Returns:
     {"batch": batch_size, "ms": median ms per step, "pairs_per_s": float}.
@@ -425,10 +426,11 @@ def time_train_step(config, batch_size: int, steps: int) -> dict:
   state = fns.put_state(training.create_train_state(
       spec, jax.random.key(0), optimizer))
   rng = np.random.default_rng(0)
+  local = batch_size // jax.process_count()  # put_batch takes this host's
   batch = fns.put_batch({
-      "z": rng.integers(0, 256, (batch_size, config.exemplar_size,
+      "z": rng.integers(0, 256, (local, config.exemplar_size,
                                  config.exemplar_size, 3), np.uint8),
-      "x": rng.integers(0, 256, (batch_size, config.instance_size,
+      "x": rng.integers(0, 256, (local, config.instance_size,
                                  config.instance_size, 3), np.uint8)})
   seconds = []
   for i in range(steps + 2):

@@ -52,13 +52,20 @@ def save(directory, spec: embedding_lib.ModelSpec, variables: dict,
     The checkpoint directory, absolute.
 
   Raises:
-    FileExistsError: `directory` exists and `overwrite` is False.
+    FileExistsError: `directory` exists and `overwrite` is False, or it
+      exists and is not a checkpoint.
     ValueError: `config` is not JSON-serialisable, or the variables are not
       the tree of `spec` (names and shapes as `model.init` makes them).
   """
   directory = pathlib.Path(directory).absolute()
-  if directory.exists() and not overwrite:
-    raise FileExistsError(f"{directory}: checkpoint already exists")
+  if directory.exists():
+    if not overwrite:
+      raise FileExistsError(f"{directory}: checkpoint already exists")
+    # Replace a checkpoint, never a folder of other things.
+    if not directory.is_dir() or not {p.name for p in directory.iterdir()
+                                      } <= {META_FILE, _ARRAYS}:
+      raise FileExistsError(f"{directory} exists and is not a checkpoint: "
+                            "overwrite replaces only a checkpoint")
   common.check_variables(directory, spec, variables)
   meta = {"format": FORMAT, "version": VERSION, "spec": spec.to_dict(),
           "config": config}

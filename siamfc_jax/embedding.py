@@ -27,6 +27,8 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
+from siamfc_jax import correlation_filter
+
 # MatConvNet beta20 (the version the original code names) normalises with
 # sigma = sqrt(var + 1e-4); later versions use 1e-5.
 BN_EPSILON_ORIGINAL = 1e-4
@@ -81,9 +83,9 @@ class ModelSpec:
   bn_epsilon: float = BN_EPSILON_ORIGINAL
   bn_momentum: float = BN_MOMENTUM_ORIGINAL
   join: str = "xcorr"
-  cf_lambda: float = 10.0
-  cf_sigma: float = 8.0
-  cf_margin: int = 16
+  cf_lambda: float = correlation_filter.LAMBDA_ORIGINAL
+  cf_sigma: float = correlation_filter.SIGMA_ORIGINAL
+  cf_margin: int = correlation_filter.MARGIN_ORIGINAL
 
   def __post_init__(self):
     if self.join not in JOINS:

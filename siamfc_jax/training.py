@@ -315,18 +315,39 @@ def model_spec(config: ml_collections.ConfigDict) -> embedding.ModelSpec:
   return spec
 
 
-def _make_data(config: ml_collections.ConfigDict, split: str, seed: int,
+def _make_data(config: ml_collections.ConfigDict, split: str,
                batch_size: int):
-  """The pair stream of a split (an iterator with get_state/set_state)."""
+  """This host's pair stream of a split (an iterator with get_state and
+  set_state), `batch_size` pairs of every global batch; its state is the
+  same on every host."""
   data = config.data
+  host, hosts = jax.process_index(), jax.process_count()
   if data.kind == "synthetic":
     from siamfc_jax.data import synthetic  # pylint: disable=g-import-not-at-top
     return synthetic.PairStream(
-        seed + (0 if split == "train" else 1_000_003), batch_size,
-        config.exemplar_size, config.instance_size,
+        config.seed + host + (0 if split == "train" else 1_000_003),
+        batch_size, config.exemplar_size, config.instance_size,
         max_shift=data.max_shift if split == "train" else 0)
   from siamfc_jax.data import pairs  # pylint: disable=g-import-not-at-top
-  return pairs.pair_iterator_from_config(config, split, seed, batch_size)
+  return pairs.pair_iterator_from_config(config, split, config.seed,
+                                         batch_size, shard=(host, hosts))
+
+
+_POSITIVE_FIELDS = ("batch_size", "num_epochs", "val_batches",
+                    "log_every_steps", "checkpoint_every_steps")
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming a config value that cannot train."""
+  for name in _POSITIVE_FIELDS:
+    if config[name] < 1:
+      raise ValueError(f"config.{name} must be >= 1, got {config[name]}")
+  if config.pairs_per_epoch < config.batch_size:
+    raise ValueError(f"config.pairs_per_epoch {config.pairs_per_epoch} < "
+                     f"config.batch_size {config.batch_size}: no step")
+  if config.batch_size % jax.process_count():
+    raise ValueError(f"config.batch_size {config.batch_size} does not split "
+                     f"over {jax.process_count()} hosts")
 
 
 class _Writer:
@@ -365,7 +386,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   Returns:
     {"state": final TrainState, "history": list of logged train metrics,
     "validation": list of validation metrics}.
+
+  Raises:
+    ValueError: a config value that cannot train (`check_config`, before
+      anything is written), or data that cannot be read (naming it).
   """
+  check_config(config)
   workdir = pathlib.Path(workdir).absolute()
   workdir.mkdir(parents=True, exist_ok=True)
   mesh = mesh or Mesh(np.array(jax.devices()), ("data",))
@@ -385,8 +411,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   # Each host reads its own share of every global batch.
   local_batch = config.batch_size // jax.process_count()
-  train_data = _make_data(config, "train", config.seed + jax.process_index(),
-                          local_batch)
+  train_data = _make_data(config, "train", local_batch)
   state = create_train_state(spec, jax.random.key(config.seed), optimizer)
   manager = ocp.CheckpointManager(
       workdir / "checkpoints",
@@ -462,7 +487,7 @@ def _close(data) -> None:
 def validate(steps: Steps, state: TrainState,
              config: ml_collections.ConfigDict, batch_size: int) -> dict:
   """Mean loss and peak error over `config.val_batches` held-out batches."""
-  data = _make_data(config, "validation", config.seed, batch_size)
+  data = _make_data(config, "validation", batch_size)
   try:
     results = [steps.eval(state, steps.put_batch(next(data)))
                for _ in range(config.val_batches)]

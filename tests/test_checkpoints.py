@@ -115,6 +115,15 @@ def test_save_refuses_to_replace_a_checkpoint_unless_asked(tmp_path):
   assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
 
 
+def test_overwrite_replaces_only_a_checkpoint(tmp_path):
+  runs = tmp_path / "runs"
+  runs.mkdir()
+  (runs / "notes.txt").write_text("mine")
+  with pytest.raises(FileExistsError, match="not a checkpoint"):
+    checkpoints.save(runs, FOLDED, _random_variables(FOLDED), overwrite=True)
+  assert (runs / "notes.txt").read_text() == "mine"
+
+
 def test_a_save_that_fails_midway_leaves_nothing_behind(tmp_path,
                                                         monkeypatch):
   def broken_save(self, directory, *args, **kwargs):

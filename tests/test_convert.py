@@ -417,6 +417,16 @@ def test_pth_files_load_with_their_published_shapes(data_dir, name, widths):
   assert float(variables["params"]["adjust_bias"]) == 0.0
 
 
+def test_pth_of_alexnet_v2_gets_its_stride_1_pool(data_dir):
+  path = data_dir / FDSIAMFC / "FDSiamfc_30.pth"
+  v1, _ = pytorch.load_pth(path)
+  v2, _ = pytorch.load_pth(path, arch="AlexNetV2")
+  assert [layer.pool_stride for layer in v2.layers] == [2, 1, 0, 0, 0]
+  assert (v1.total_stride, v2.total_stride) == (8, 4)
+  with pytest.raises(ValueError, match="AlexNetV9"):
+    pytorch.load_pth(path, arch="AlexNetV9")
+
+
 def test_pth_network_finds_the_target_where_it_moved(data_dir):
   """Real weights, real frame: the score peak follows a shift of the bag."""
   spec, variables = pytorch.load_pth(data_dir / FDSIAMFC / "FDSiamfc_15.pth")
@@ -485,6 +495,31 @@ def test_pth_with_pickled_code_is_refused_and_nothing_runs(
     pytorch.load_pth(path)
   assert str(path) in str(error.value) and forbidden in str(error.value)
   assert not marker.exists()
+
+
+def _pickled_build(module, name, key, value):
+  """A pickle that names a global and BUILDs {key: value} into it."""
+  def text(t):
+    return b"X" + len(t).to_bytes(4, "little") + t.encode()
+  return (b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"}"
+          + text(key) + text(value) + b"sb.")
+
+
+@pytest.mark.parametrize("module, name, key", [
+    ("torch", "FloatStorage", "dtype"),
+    ("torch._utils", "_rebuild_tensor_v2", "marker"),
+])
+def test_a_refused_pth_cannot_alter_what_later_loads_get(
+    tmp_path, module, name, key):
+  path = tmp_path / "build.pth"
+  with zipfile.ZipFile(path, "w") as archive:
+    archive.writestr("archive/data.pkl", _pickled_build(module, name, key,
+                                                        "i4"))
+  with pytest.raises(ValueError, match=str(path)):
+    pytorch.load_pth(path)
+  assert pytorch._allowed_global("torch", "FloatStorage").dtype == (
+      pytorch._STORAGE_DTYPES["FloatStorage"])
+  assert not any(hasattr(f, key) for f in pytorch._FUNCTIONS.values())
 
 
 def test_pth_holding_a_non_tensor_value_is_refused(tmp_path):

@@ -240,6 +240,26 @@ def test_finite_stream_stops_after_its_pairs():
   assert len(list(stream)) == 2
 
 
+def test_host_shards_split_the_global_batches_and_share_one_state():
+  crops = _crops([10, 7, 9], ["a", "a", "b"])
+  whole = pairs.make_pair_iterator(crops, "train", 4, 5, frame_range=3)
+  shards = [pairs.make_pair_iterator(crops, "train", 2, 5, frame_range=3,
+                                     shard=(k, 2)) for k in range(2)]
+  for _ in range(3):
+    want, got = next(whole), [next(s) for s in shards]
+    for key in ("z", "x"):
+      np.testing.assert_array_equal(
+          np.concatenate([g[key] for g in got]), want[key])
+  states = [s.get_state() for s in shards]
+  assert states[0] == states[1]
+  resumed = pairs.make_pair_iterator(crops, "train", 2, 5, frame_range=3,
+                                     shard=(1, 2), start_state=states[0])
+  want, got = next(whole), next(resumed)
+  assert np.array_equal(got["x"], want["x"][2:])
+  for stream in (whole, resumed, *shards):
+    stream.close()
+
+
 def test_the_same_batches_with_loading_workers():
   crops = _crops([10, 7, 9], ["a", "a", "b"])
   serial = _stream(crops)

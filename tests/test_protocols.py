@@ -145,13 +145,18 @@ def test_overwrite_tracks_again(tracker, datasets, tmp_path):
                        overwrite=True) == [seqs[0].name]
 
 
+def _five_scales(tracker):
+  """The same network and name, with 5 scales: another tracker."""
+  return tracker_lib.Tracker(tracker.spec, tracker.variables,
+                             tracker.params.override("num_scales=5"),
+                             tracker.name)
+
+
 def test_results_of_another_tracker_of_the_same_name_are_not_rescored(
     tracker, datasets, tmp_path):
   seqs = _read(datasets, "otb")[:1]
   protocols.run(tracker, seqs, "otb", tmp_path)
-  five = tracker_lib.Tracker(tracker.spec, tracker.variables,
-                             tracker.params.override("num_scales=5"),
-                             tracker.name)
+  five = _five_scales(tracker)
   with pytest.raises(ValueError, match=r"params.num_scales \(3 there, 5 now\)"):
     protocols.run(five, seqs, "otb", tmp_path)
   other_weights = tracker_lib.Tracker(
@@ -162,6 +167,17 @@ def test_results_of_another_tracker_of_the_same_name_are_not_rescored(
   assert protocols.run(five, seqs, "otb", tmp_path, overwrite=True) == [
       seqs[0].name]
   assert protocols.run(five, seqs, "otb", tmp_path) == []
+
+
+def test_overwrite_by_another_tracker_leaves_none_of_the_old_results(
+    tracker, datasets, tmp_path):
+  seqs = _read(datasets, "otb")[:2]
+  protocols.run(tracker, seqs, "otb", tmp_path)
+  five = _five_scales(tracker)
+  protocols.run(five, seqs[:1], "otb", tmp_path, overwrite=True)
+  assert not protocols.result_file(tmp_path, "otb", five.name,
+                                   seqs[1].name).exists()
+  assert protocols.run(five, seqs, "otb", tmp_path) == [seqs[1].name]
 
 
 @pytest.mark.parametrize("protocol", ["otb", "got10k"])

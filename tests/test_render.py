@@ -18,6 +18,12 @@ def test_draw_boxes_outlines_the_box_and_skips_nan():
   assert frame.max() == 0                                # input untouched
 
 
+def test_boxes_thinner_than_a_pixel_are_drawn_not_refused():
+  frame = np.zeros((20, 30, 3), np.uint8)
+  out = render.draw_boxes(frame, [[5.0, 6.0, 0.5, 0.2]], [(255, 0, 0)])
+  assert out[6, 5, 0] == 255
+
+
 @pytest.mark.parametrize("ext", [".gif", ".mp4"])
 def test_write_video_writes_every_frame_even_with_odd_sizes(tmp_path, ext):
   frames = [np.full((21, 33, 3), 40 * i, np.uint8) for i in range(5)]

@@ -366,3 +366,18 @@ def test_training_config_builds_once_and_streams_pairs(tmp_path):
   assert any(np.array_equal(next(val)["x"][0], c) for c in centres)
   for stream in (train, val):
     stream.close()
+
+
+def test_a_dataset_built_from_another_raw_folder_is_refused(tmp_path):
+  first = write_fake_got10k(tmp_path / "raw1")
+  other = write_fake_got10k(tmp_path / "raw2")
+  tfds_dir = tmp_path / "tfds"
+  with pytest.raises(ValueError, match="no raw dataset folder"):
+    tfds_builders.prepare("got10k", "", tfds_dir)
+  built = tfds_builders.prepare("got10k", first, tfds_dir)
+  # Reused as it is: from its own folder, or with none given.
+  assert tfds_builders.prepare("got10k", first, tfds_dir).data_dir == (
+      built.data_dir)
+  tfds_builders.prepare("got10k", "", tfds_dir)
+  with pytest.raises(ValueError, match=f"built from {first}, not {other}"):
+    tfds_builders.prepare("got10k", other, tfds_dir)

@@ -189,3 +189,18 @@ def test_learning_rate_stays_at_its_end_after_the_annealed_epochs():
   np.testing.assert_allclose(schedule(0), 1e-2, rtol=1e-6)
   np.testing.assert_allclose(schedule(49 * 10), 1e-4, rtol=1e-5)
   np.testing.assert_allclose(schedule(99 * 10 + 9), 1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("pairs_per_epoch", 3, "pairs_per_epoch 3 < config.batch_size"),
+    ("val_batches", 0, "val_batches must be >= 1"),
+    ("log_every_steps", 0, "log_every_steps must be >= 1"),
+    ("checkpoint_every_steps", 0, "checkpoint_every_steps must be >= 1"),
+])
+def test_configs_that_cannot_train_are_refused_before_anything_runs(
+    tmp_path, field, value, match):
+  config = tiny.get_config()
+  config[field] = value
+  with pytest.raises(ValueError, match=match):
+    training.train_and_evaluate(config, tmp_path / "run")
+  assert not (tmp_path / "run").exists()

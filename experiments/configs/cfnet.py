@@ -13,8 +13,11 @@ pairs, for tests). What differs from SiamFC (`experiment.m`,
 - no translation or stretch augmentation, colour jitter kept;
 - learning rate logspace(-2, -4) over 50 epochs, then 1e-4 to epoch 100;
 - 25 pairs per training video per epoch (3862 VID videos);
-- the final affine layer is learned (gain init 1, bias init -0.5; lr x1 and
-  x2, no weight decay: `training.CF_PARAM_GROUPS`).
+- after the CF, the final affine layer is learned (gain init 1, bias init
+  -0.5; lr x1 and x2, no weight decay: `training.CF_PARAM_GROUPS`).
+One deliberate difference: the original ends baseline-conv5 with a batch
+norm of the score map (`fin_adjust_bn`, lr [2 1 0.3]); ours keeps SiamFC's
+fixed 1e-3 gain and learned bias there, so every xcorr net has one head.
 The tracking hyper-parameters saved with the trained net are the variant's
 preset (`tracking.PRESETS`); conv5 has none in the original code, so it
 gets conv2's.

@@ -29,8 +29,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.kind = "vid"
   # Raw dataset root (for vid: the folder holding Data/ and Annotations/).
   c.data.dir = ""
-  # Where the curated TFDS dataset is built / read.
+  # Where the curated TFDS dataset is built / read ("" = TFDS's default,
+  # $TFDS_DATA_DIR or ~/tensorflow_datasets).
   c.data.tfds_dir = ""
+  # Frames curated at once when the dataset is first built (Pillow releases
+  # the GIL; VID has about a million frames).
+  c.data.curation_threads = 8
   # Largest distance between exemplar and search frame, counted in
   # annotated frames of the track (Sec. 2.2, T = 100; `frameRange`).
   c.data.max_frame_gap = 100
@@ -45,7 +49,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Fraction of pairs turned grayscale (0 for VOT; 0.25 for the OTB model).
   c.data.grayscale = 0.0
   # Sequences held out for validation (folder kind): count taken from the
-  # end of the sorted list.
+  # end of the folder's list.txt order, else of the names sorted.
   c.data.val_sequences = 0
   # Parallel loading workers (0 = in the training process).
   c.data.workers = 4

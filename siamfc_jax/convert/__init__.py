@@ -33,13 +33,14 @@ def detect_format(path) -> str:
   return _SUFFIXES[suffix]
 
 
-def load(path, fmt: str = "auto"
+def load(path, fmt: str = "auto", pth_arch: str = "AlexNetV1"
          ) -> tuple[embedding_lib.ModelSpec, dict, dict]:
   """Imports a pretrained network with the importer for its format.
 
   Args:
     path: the weights file.
     fmt: 'auto' (from the suffix), 'int8_npz', 'mat' or 'pth'.
+    pth_arch: the siamfc-pytorch backbone of a .pth (`pytorch.load_pth`).
 
   Returns:
     (spec, variables, extras); extras is `load_mat`'s for .mat files (other
@@ -56,6 +57,6 @@ def load(path, fmt: str = "auto"
   if fmt == "mat":
     return matconvnet.load_mat(path)
   if fmt == "pth":
-    return (*pytorch.load_pth(path), {})
+    return (*pytorch.load_pth(path, pth_arch), {})
   raise ValueError(f"unknown format {fmt!r}; expected 'auto' or one of "
                    f"{FORMATS}")

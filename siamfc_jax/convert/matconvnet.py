@@ -41,7 +41,7 @@ _BRANCH_TYPES = ("dagnn.BatchNorm", "dagnn.ReLU", "dagnn.Pooling")
 # the original (`vid_create_net.m`, `add_adjust_layer`). The BN moments'
 # "learning rate" is their averaging rate, 1 - the Flax momentum.
 _LR_FILTER, _LR_BIAS, _LR_BN_GAIN, _LR_BN_BIAS = (1, 1), (2, 0), (2, 0), (1, 0)
-_LR_ADJUST_F, _LR_ADJUST_B = (0, 0), (1, 0)
+_LR_ADJUST_F, _LR_ADJUST_B = (0, 1), (1, 1)  # `addParam`'s default decay
 
 
 # ---------------------------------------------------------------- reading --
@@ -353,6 +353,9 @@ def _join(path, params, layer_table: list[dict],
                             f"{block['bias']}; only the bias-free CF exists")
   lam, margin = float(block.get("lambda", 0)), int(
       crop["block"].get("margin", 0))
+  if not lam > 0 or margin < 0:
+    raise common.file_error(path, f"layer {cf['name']!r} needs lambda > 0 "
+                            f"and a margin >= 0, got {lam} and {margin}")
   window_name, target_name = window_layer["params"][0], cf["params"][0]
   window = common.as_float32(path, window_name,
                              _value(path, params, window_name))

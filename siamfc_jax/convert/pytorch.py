@@ -38,10 +38,16 @@ from siamfc_jax.convert import common
 # siamfc-pytorch `_BatchNorm2d(eps=1e-6, momentum=0.05)`.
 BN_EPSILON_PYTORCH = 1e-6
 BN_MOMENTUM_PYTORCH = 0.95  # Flax momentum = 1 - torch momentum.
-# `AlexNetV1`: (stride, relu, pool stride) of conv1..conv5; the head has no
-# parameters (`out_scale = 0.001`, no bias).
-_TOPOLOGY = ((2, True, 2), (1, True, 2), (1, True, 0), (1, True, 0),
-             (1, False, 0))
+# (stride, relu, pool stride) of conv1..conv5 of siamfc-pytorch's backbones
+# with these keys: `AlexNetV2` is `AlexNetV1` with a stride-1 pool after
+# conv2 (total stride 4). Their files hold the same keys, so the caller says
+# which. The head has no parameters (`out_scale = 0.001`, no bias).
+ARCHS = {
+    "AlexNetV1": ((2, True, 2), (1, True, 2), (1, True, 0), (1, True, 0),
+                  (1, False, 0)),
+    "AlexNetV2": ((2, True, 2), (1, True, 1), (1, True, 0), (1, True, 0),
+                  (1, False, 0)),
+}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _STORAGE_DTYPES = {
@@ -107,18 +113,41 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
   return data
 
 
-_GLOBALS = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
+class _Function:
+  """A stand-in function, fresh for each global a pickle names, without a
+  `__dict__`: a pickle's BUILD opcode cannot change what later loads get."""
+
+  __slots__ = ("_fn",)
+
+  def __init__(self, fn):
+    self._fn = fn
+
+  def __call__(self, *args):
+    return self._fn(*args)
+
+
+_FUNCTIONS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name, dtype)
-       for name, dtype in _STORAGE_DTYPES.items()},
 }
 
 
+def _allowed_global(module: str, name: str) -> Any:
+  """What a pickle gets for an allowed global (new stand-ins each time, so
+  one file cannot alter another's), or None."""
+  if (module, name) == ("collections", "OrderedDict"):
+    return collections.OrderedDict  # a built-in type: BUILD cannot alter it
+  if (module, name) in _FUNCTIONS:
+    return _Function(_FUNCTIONS[module, name])
+  if module == "torch" and name in _STORAGE_DTYPES:
+    return _StorageType(name, _STORAGE_DTYPES[name])
+  return None
+
+
 class _Unpickler(pickle.Unpickler):
-  """Resolves only `_GLOBALS`; records the storages the object refers to."""
+  """Resolves only `_allowed_global`s; records the storages the object
+  refers to."""
 
   def __init__(self, file, path, allow_storages: bool):
     super().__init__(file)
@@ -127,13 +156,12 @@ class _Unpickler(pickle.Unpickler):
     self.storages: dict[str, _StorageRef] = {}
 
   def find_class(self, module: str, name: str) -> Any:
-    try:
-      return _GLOBALS[(module, name)]
-    except KeyError:
+    found = _allowed_global(module, name)
+    if found is None:
       raise _Refused(f"{self._path}: refusing to load the global "
                      f"'{module}.{name}' named in the pickle: only tensors "
-                     "and OrderedDict are allowed, nothing was "
-                     "executed") from None
+                     "and OrderedDict are allowed, nothing was executed")
+    return found
 
   def persistent_load(self, pid) -> _StorageRef:
     if (not self._allow_storages or not isinstance(pid, tuple)
@@ -302,24 +330,33 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
   return state
 
 
-def load_pth(path) -> tuple[embedding_lib.ModelSpec, dict]:
-  """Reads a siamfc-pytorch (`AlexNetV1`) state dict as our variables.
+def load_pth(path, arch: str = "AlexNetV1"
+             ) -> tuple[embedding_lib.ModelSpec, dict]:
+  """Reads a siamfc-pytorch state dict as our variables.
 
   Args:
     path: the `.pth` file (legacy or zip torch format).
+    arch: the siamfc-pytorch backbone it was saved from, "AlexNetV1" (the
+      SiamFC network) or "AlexNetV2" (stride-1 pool after conv2); the keys
+      do not tell them apart.
 
   Returns:
     (spec, variables): conv1..conv5 with the siamfc-pytorch topology
-    (stride 2 and pool 3/2 after conv1, pool 3/2 after conv2, BN + ReLU
-    after conv1-4, conv5 plain), channel counts from the file, groups from
+    (stride 2 and pool 3/2 after conv1, pool 3/2 (V2: 3/1) after conv2, BN +
+    ReLU after conv1-4, conv5 plain), channel counts from the file, groups from
     each kernel's input depth, BN epsilon 1e-6; `adjust_scale` 0.001
     (siamfc-pytorch's fixed `out_scale`) and `adjust_bias` 0.
 
   Raises:
     FileNotFoundError: no such file.
-    ValueError: unsafe or unreadable pickle, missing or unexpected keys,
-      inconsistent shapes, NaN/inf; the message names the file and key.
+    ValueError: unknown `arch`; unsafe or unreadable pickle, missing or
+      unexpected keys, inconsistent shapes, NaN/inf (naming the file and
+      key).
   """
+  if arch not in ARCHS:
+    raise ValueError(f"unknown siamfc-pytorch arch {arch!r}; expected one "
+                     f"of {sorted(ARCHS)}")
+  topology = ARCHS[arch]
   state = read_state_dict(path)
   prefix = "module." if any(k.startswith("module.") for k in state) else ""
 
@@ -327,18 +364,18 @@ def load_pth(path) -> tuple[embedding_lib.ModelSpec, dict]:
     return f"{prefix}backbone.conv{i}.{sub}.{field}"
 
   expected, optional = [], []
-  for i in range(1, len(_TOPOLOGY) + 1):
+  for i in range(1, len(topology) + 1):
     expected.append(name(i, 0, "weight"))
     optional.append(name(i, 0, "bias"))
     has_bn = any(k.startswith(name(i, 1, "")) for k in state)
-    if has_bn or i < len(_TOPOLOGY):
+    if has_bn or i < len(topology):
       expected += [name(i, 1, f) for f in ("weight", "bias", "running_mean",
                                            "running_var")]
       optional.append(name(i, 1, "num_batches_tracked"))
   common.check_names(path, state, expected, optional)
 
   conv_specs, layers, c_in = [], [], 3
-  for i, (stride, relu, pool) in enumerate(_TOPOLOGY, start=1):
+  for i, (stride, relu, pool) in enumerate(topology, start=1):
     w_name = name(i, 0, "weight")
     weight = common.as_float32(path, w_name, state[w_name])
     if weight.ndim != 4 or weight.shape[2] != weight.shape[3]:

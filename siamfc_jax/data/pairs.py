@@ -450,20 +450,38 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(image)
 
 
+@dataclasses.dataclass(frozen=True)
+class _ShardPair:
+  """Local pair j of shard `index` of `count` -> the pair of its global
+  index: shard k holds rows [k B, (k + 1) B) of every global batch of
+  `count` B pairs. A class, not a closure: loading workers pickle it."""
+
+  maker: PairMaker
+  batch_size: int
+  index: int
+  count: int
+
+  def __call__(self, j: int) -> dict[str, np.ndarray]:
+    b = self.batch_size
+    return self.maker.make((j // b) * b * self.count + self.index * b + j % b)
+
+
 class PairIterator:
   """Batches {'z': [B, 127, 127, 3], 'x': [B, 239, 239, 3]} uint8, resumable.
 
   `get_state()` is a JSON-serialisable dict; `set_state()` (or
   `make_pair_iterator(..., start_state=...)`) continues with exactly the
-  batches an uninterrupted stream would give next.
+  batches an uninterrupted stream would give next. The state is the same
+  for every shard, so one saved state resumes all hosts.
   """
 
   def __init__(self, maker: PairMaker, batch_size: int,
                num_pairs: int | None, worker_count: int, read_threads: int,
-               fingerprint: dict[str, Any]):
+               fingerprint: dict[str, Any], shard: tuple[int, int] = (0, 1)):
     self._maker = maker
     self._batch_size = batch_size
     self._num_pairs = num_pairs
+    self._shard = shard
     self._worker_count = worker_count
     self._read_threads = read_threads
     self._fingerprint = fingerprint
@@ -475,13 +493,16 @@ class PairIterator:
     """Batches in the stream (None: endless)."""
     if self._num_pairs is None:
       return None
-    return self._num_pairs // self._batch_size
+    return self._num_pairs // (self._batch_size * self._shard[1])
 
   def _open(self):
     import grain  # pylint: disable=g-import-not-at-top
-    pairs = _ENDLESS if self._num_pairs is None else self._num_pairs
+    index, count = self._shard
+    pairs = (_ENDLESS if self._num_pairs is None
+             else self._num_pairs // count)
+    make = _ShardPair(self._maker, self._batch_size, index, count)
     batches = (grain.MapDataset.range(pairs)
-               .map(self._maker.make)
+               .map(make)
                .batch(self._batch_size, drop_remainder=True))
     batches = batches[self._next_batch:]
     threads = max(self._read_threads, 0)
@@ -558,7 +579,8 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
                        read_threads: int = 2,
                        exemplar_size: int = EXEMPLAR_SIZE,
                        instance_size: int = INSTANCE_SIZE,
-                       start_state: dict[str, Any] | None = None
+                       start_state: dict[str, Any] | None = None,
+                       shard: tuple[int, int] = (0, 1)
                        ) -> PairIterator:
   """The stream of training (or validation) pair batches of a split.
 
@@ -566,7 +588,7 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
     data: a prepared `tfds_builders` dataset: its builder, its version
       folder, or a `CuratedCrops`.
     split: 'train' or 'validation'.
-    batch_size: pairs per batch B.
+    batch_size: pairs per batch B (per shard).
     seed: non-negative stream seed; pair i depends on (seed, i) only.
     frame_range: T, in curated positions of the track (100).
     augment: the augmentation; None: the original's training augmentation
@@ -579,6 +601,9 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
     exemplar_size: z side (127).
     instance_size: x side (239; at most the stored 255).
     start_state: a `get_state()` to resume from.
+    shard: (k, n): this host's share, rows [k B, (k + 1) B) of every global
+      batch of n B pairs (the stream of one host with batch n B); `num_pairs`
+      counts global pairs.
 
   Returns:
     The iterator (`get_state`, `set_state`, `close`).
@@ -591,6 +616,9 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
     raise ValueError(f"seed must be >= 0, got {seed}")
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  if not 0 <= shard[0] < shard[1]:
+    raise ValueError(f"shard (index, count) must have 0 <= index < count, "
+                     f"got {shard}")
   crops = _as_crops(data, split)
   side = np.asarray(crops.crops[crops.tracks[0].start]).shape[0]
   if not 0 < exemplar_size <= side or not 0 < instance_size <= side:
@@ -617,9 +645,10 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
       "sample_by": sample_by, "num_pairs": num_pairs,
       "augment": dataclasses.asdict(augment),
       "exemplar_size": exemplar_size, "instance_size": instance_size,
+      "shards": int(shard[1]),
   }
   iterator = PairIterator(maker, batch_size, num_pairs, worker_count,
-                          read_threads, fingerprint)
+                          read_threads, fingerprint, tuple(shard))
   if start_state is not None:
     iterator.set_state(start_state)
   return iterator
@@ -627,13 +656,15 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
 
 def pair_iterator_from_config(config: Any, split: str, seed: int,
                               batch_size: int,
-                              start_state: dict[str, Any] | None = None
+                              start_state: dict[str, Any] | None = None,
+                              shard: tuple[int, int] = (0, 1)
                               ) -> PairIterator:
   """`make_pair_iterator` as a training config says, building the curated
   dataset first if needed (`experiments/configs/vid.py` fields:
   `data.kind`, `data.dir` (raw dataset), `data.tfds_dir`, `data.max_frame_gap`,
   `data.max_stretch`, `data.max_translate`, `data.color_jitter`,
   `data.grayscale`, `data.val_sequences` (folder kind), `data.workers`,
+  `data.curation_threads`,
   `exemplar_size`, `instance_size`). Validation streams are unaugmented
   (grayscale kept) and load in this process."""
   # Imported here: only building needs TFDS.
@@ -644,8 +675,9 @@ def pair_iterator_from_config(config: Any, split: str, seed: int,
   if data.kind == "folder":
     builder_config = tfds_builders.folder_config(
         validation=data.get("val_sequences", 0))
-  builder = tfds_builders.prepare(data.kind, data.dir, data.tfds_dir,
-                                  builder_config)
+  builder = tfds_builders.prepare(data.kind, data.dir,
+                                  data.tfds_dir or None, builder_config,
+                                  data.get("curation_threads", 0))
   augment = AugmentConfig(max_stretch=data.max_stretch,
                           max_translate=data.max_translate,
                           colour=data.color_jitter, grayscale=data.grayscale)
@@ -655,4 +687,4 @@ def pair_iterator_from_config(config: Any, split: str, seed: int,
       augment if training else augment.for_validation(),
       worker_count=data.workers if training else 0,
       exemplar_size=config.exemplar_size, instance_size=config.instance_size,
-      start_state=start_state)
+      start_state=start_state, shard=shard)

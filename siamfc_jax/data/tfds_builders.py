@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 from typing import Any
@@ -57,6 +58,9 @@ import tensorflow_datasets as tfds
 
 from siamfc_jax.data import curation
 from siamfc_jax.data import sequences as sequences_lib
+
+# Beside a prepared dataset: the raw folder it was built from (`prepare`).
+SOURCE_FILE = "siamfc_source.json"
 
 VERSION = tfds.core.Version("1.0.0")
 
@@ -461,26 +465,47 @@ def folder_config(kind: str = "auto", sequences: tuple[str, ...] = (),
 
 
 def prepare(kind: str, manual_dir: os.PathLike | str,
-            data_dir: os.PathLike | str,
+            data_dir: os.PathLike | str | None,
             config: tfds.core.BuilderConfig | None = None,
             curation_threads: int = 0) -> tfds.core.DatasetBuilder:
   """Builds a curated dataset unless already built; returns its builder.
 
+  The raw folder it was built from is recorded beside it (`SOURCE_FILE`), so
+  a dataset of another raw folder is never taken for it.
+
   Args:
     kind: 'vid', 'got10k' or 'folder'.
     manual_dir: the extracted raw dataset.
-    data_dir: where TFDS datasets are kept.
+    data_dir: where TFDS datasets are kept; None: TFDS's default.
     config: a builder config (`folder_config(...)` for folders); None: the
       default one.
     curation_threads: frames curated at once.
 
   Returns:
     The prepared builder (pass it to `pairs.make_pair_iterator`).
+
+  Raises:
+    ValueError: an unknown kind, no `manual_dir` for a dataset not built
+      yet, or a dataset at `data_dir` built from another raw folder.
   """
   if kind not in BUILDERS:
     raise ValueError(f"kind must be one of {sorted(BUILDERS)}, got {kind!r}")
-  builder = BUILDERS[kind](data_dir=str(data_dir), config=config,
-                           curation_threads=curation_threads)
+  builder = BUILDERS[kind](data_dir=None if data_dir is None else str(data_dir),
+                           config=config, curation_threads=curation_threads)
+  source = os.path.abspath(manual_dir) if manual_dir else None
+  record = pathlib.Path(builder.data_dir) / SOURCE_FILE
+  if builder.is_prepared():
+    built_from = json.loads(record.read_text())["manual_dir"] if (
+        record.is_file()) else None
+    if source and built_from and built_from != source:
+      raise ValueError(
+          f"{builder.data_dir} was built from {built_from}, not {source}: "
+          "give this dataset another TFDS folder (data.tfds_dir)")
+    return builder
+  if not source:
+    raise ValueError(f"no raw dataset folder (data.dir) to build "
+                     f"{builder.data_dir} from")
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=str(manual_dir)))
+      manual_dir=source))
+  record.write_text(json.dumps({"manual_dir": source}) + "\n")
   return builder

@@ -47,6 +47,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -132,9 +133,17 @@ def settings_file(output: os.PathLike | str, protocol: str,
           tracker_name / SETTINGS_FILE)
 
 
+def _stored_settings(path: pathlib.Path) -> Any:
+  try:
+    return json.loads(path.read_text())
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{path}: unreadable tracker settings ({e}); delete "
+                     "it with the results beside it, or --overwrite") from e
+
+
 def _check_settings(path: pathlib.Path, settings: Mapping[str, Any]) -> None:
   """Refuses results made by another tracker under the same name."""
-  stored = json.loads(path.read_text())
+  stored = _stored_settings(path)
   if stored == settings:
     return
   differs = []
@@ -446,6 +455,15 @@ def run(tracker: tracker_lib.Tracker,
                                           s.name).is_file()]
   for seq in todo:
     _first_box(seq)
+  if overwrite and settings_path.is_file():
+    try:
+      same = _stored_settings(settings_path) == settings
+    except ValueError:
+      same = False
+    if not same:  # no result of another tracker may pass for this one's
+      log(f"overwrite: deleting {settings_path.parent}, the results of "
+          "another tracker of this name")
+      shutil.rmtree(settings_path.parent)
   if len(todo) < len(seqs):
     log(f"{len(seqs) - len(todo)} of {len(seqs)} sequences already have "
         "results: re-scoring them")

@@ -33,7 +33,9 @@ def draw_boxes(frame: np.ndarray, boxes: Sequence[np.ndarray],
     if box is None or not np.all(np.isfinite(box)):
       continue
     x, y, w, h = (float(v) for v in box)
-    draw.rectangle([x, y, x + w - 1, y + h - 1], outline=colour, width=width)
+    # At least one pixel: PIL refuses a rectangle whose corners cross.
+    draw.rectangle([x, y, max(x, x + w - 1), max(y, y + h - 1)],
+                   outline=colour, width=width)
   if label:
     draw.text((6, 4), label, fill=(255, 255, 0))
   return np.asarray(img)
