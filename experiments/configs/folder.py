@@ -3,8 +3,8 @@ r"""Train on any folder of sequences (OTB, VOT or GOT-10k layouts).
   python -m experiments.train --config=experiments/configs/folder.py \
       --workdir=runs/shared --config.data.dir=../shared/data/sequences
 
-The last `data.val_sequences` sequences (sorted by name) are held out for
-validation. Variants: `folder.py:small` (a 1/4-width network and 10
+The last `data.val_sequences` sequences (in the folder's list.txt order if
+it has one, else sorted by name) are held out for validation. Variants: `folder.py:small` (a 1/4-width network and 10
 epochs of 5,000 pairs, for a CPU or a quick GPU run).
 """
 
