@@ -22,6 +22,7 @@ from siamfc_jax import checkpoints
 from siamfc_jax import convert as convert_lib
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.convert import common
+from siamfc_jax.convert import pytorch
 
 _SRC = flags.DEFINE_string("src", None, "Weights file (.npz, .mat, .pth).")
 _OUT = flags.DEFINE_string("out", None, "Checkpoint directory to create.")
@@ -30,7 +31,7 @@ _FORMAT = flags.DEFINE_enum("format", "auto", ("auto",) + convert_lib.FORMATS,
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace an existing checkpoint.")
 _PTH_ARCH = flags.DEFINE_enum(
-    "pth_arch", "AlexNetV1", ["AlexNetV1", "AlexNetV2"],
+    "pth_arch", "AlexNetV1", sorted(pytorch.ARCHS),
     "The siamfc-pytorch backbone a .pth was saved from (its keys do not "
     "say): AlexNetV1 (SiamFC) or AlexNetV2 (stride-1 pool after conv2).")
 

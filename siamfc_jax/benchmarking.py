@@ -414,15 +414,7 @@ def time_train_step(config, batch_size: int, steps: int) -> dict:
   """
   mesh = Mesh(np.array(jax.devices()), ("data",))
   spec = training.model_spec(config)
-  score_size = training.training_score_size(spec, config.exemplar_size,
-                                            config.instance_size)
-  schedule = training.lr_schedule(config.lr_start, config.lr_end,
-                                  config.num_epochs, 1000)
-  optimizer = training.make_optimizer(schedule, config.momentum,
-                                      config.weight_decay,
-                                      training.param_groups(spec))
-  fns = training.make_steps(spec, optimizer, schedule, score_size,
-                            config.label_radius, mesh)
+  optimizer, fns = training.steps_from_config(config, spec, 1000, mesh)
   state = fns.put_state(training.create_train_state(
       spec, jax.random.key(0), optimizer))
   rng = np.random.default_rng(0)

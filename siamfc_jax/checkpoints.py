@@ -16,10 +16,7 @@ but the path.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
-import uuid
 from typing import Any
 
 import jax
@@ -28,6 +25,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from siamfc_jax import embedding as embedding_lib
+from siamfc_jax import folders
 from siamfc_jax.convert import common
 
 FORMAT = "siamfc_jax"
@@ -52,20 +50,14 @@ def save(directory, spec: embedding_lib.ModelSpec, variables: dict,
     The checkpoint directory, absolute.
 
   Raises:
-    FileExistsError: `directory` exists and `overwrite` is False, or it
-      exists and is not a checkpoint.
+    FileExistsError: `directory` is not empty and `overwrite` is False, or
+      it holds more than a checkpoint (`folders.check_replaceable`).
     ValueError: `config` is not JSON-serialisable, or the variables are not
       the tree of `spec` (names and shapes as `model.init` makes them).
   """
   directory = pathlib.Path(directory).absolute()
-  if directory.exists():
-    if not overwrite:
-      raise FileExistsError(f"{directory}: checkpoint already exists")
-    # Replace a checkpoint, never a folder of other things.
-    if not directory.is_dir() or not {p.name for p in directory.iterdir()
-                                      } <= {META_FILE, _ARRAYS}:
-      raise FileExistsError(f"{directory} exists and is not a checkpoint: "
-                            "overwrite replaces only a checkpoint")
+  folders.check_replaceable(directory, (META_FILE, _ARRAYS), "a checkpoint",
+                            overwrite)
   common.check_variables(directory, spec, variables)
   meta = {"format": FORMAT, "version": VERSION, "spec": spec.to_dict(),
           "config": config}
@@ -76,22 +68,9 @@ def save(directory, spec: embedding_lib.ModelSpec, variables: dict,
                      f"({e})") from e
   arrays = jax.tree.map(np.asarray, variables)
 
-  directory.parent.mkdir(parents=True, exist_ok=True)
-  tmp = directory.parent / f".{directory.name}.tmp-{uuid.uuid4().hex}"
-  try:
-    tmp.mkdir()
+  with folders.written_atomically(directory) as tmp:
     ocp.PyTreeCheckpointer().save(tmp / _ARRAYS, arrays)
     (tmp / META_FILE).write_text(text)
-    if directory.exists():  # overwrite: move the old one aside first.
-      old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"
-      os.replace(directory, old)
-      os.replace(tmp, directory)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.replace(tmp, directory)
-  finally:
-    if tmp.exists():
-      shutil.rmtree(tmp, ignore_errors=True)
   return directory
 
 

@@ -56,7 +56,6 @@ import json
 import logging
 import os
 import pathlib
-import uuid
 from typing import Any, Callable, Iterator, Sequence
 
 import jax
@@ -64,6 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from siamfc_jax import embedding
+from siamfc_jax import folders
 from siamfc_jax import model
 from siamfc_jax import tracking
 
@@ -517,17 +517,9 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
     ValueError: see `export_steps`.
   """
   directory = pathlib.Path(directory).absolute()
-  if directory.exists() and not directory.is_dir():
-    raise FileExistsError(f"{directory} exists and is not a directory")
-  present = {p.name for p in directory.iterdir()} if directory.exists() else ()
-  if present and not overwrite:
-    raise FileExistsError(f"{directory} exists and is not empty (overwrite "
-                          "to replace it)")
-  ours = {SIDECAR} | {n + x for n in STEPS for x in _SUFFIX.values()}
-  if others := sorted(set(present) - ours):
-    raise FileExistsError(f"{directory} holds more than an export "
-                          f"({', '.join(others)}); overwrite replaces only "
-                          "an export's files")
+  folders.check_replaceable(
+      directory, {SIDECAR} | {n + x for n in STEPS for x in _SUFFIX.values()},
+      "an export", overwrite)
   sidecar, blobs = export_steps(spec, variables, params, fmt, frame_size,
                                 params_as_inputs, platforms, num_sequences)
   names = {name: name + _SUFFIX[fmt] for name in STEPS}
@@ -535,27 +527,10 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
     sidecar["steps"][name] = {"file": names[name],
                               "sha256": _sha256(blobs[name]),
                               **sidecar["steps"][name]}
-  directory.parent.mkdir(parents=True, exist_ok=True)
-  tmp = directory.parent / f".{directory.name}.tmp-{uuid.uuid4().hex}"
-  tmp.mkdir()
-  try:
+  with folders.written_atomically(directory) as tmp:
     for name in STEPS:
       (tmp / names[name]).write_bytes(blobs[name])
     (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
-    if directory.exists():
-      old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"
-      os.replace(directory, old)
-      os.replace(tmp, directory)
-      for path in old.iterdir():
-        path.unlink()
-      old.rmdir()
-    else:
-      os.replace(tmp, directory)
-  finally:
-    if tmp.exists():
-      for path in tmp.iterdir():
-        path.unlink()
-      tmp.rmdir()
   return [directory / names[n] for n in STEPS] + [directory / SIDECAR]
 
 

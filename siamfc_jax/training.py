@@ -315,6 +315,22 @@ def model_spec(config: ml_collections.ConfigDict) -> embedding.ModelSpec:
   return spec
 
 
+def steps_from_config(config: ml_collections.ConfigDict,
+                      spec: embedding.ModelSpec, steps_per_epoch: int,
+                      mesh: Mesh) -> tuple[optax.GradientTransformation,
+                                           Steps]:
+  """The optimiser and jitted steps a training config asks for."""
+  schedule = lr_schedule(config.lr_start, config.lr_end,
+                         config.get("lr_epochs") or config.num_epochs,
+                         steps_per_epoch)
+  optimizer = make_optimizer(schedule, config.momentum, config.weight_decay,
+                             param_groups(spec))
+  score_size = training_score_size(spec, config.exemplar_size,
+                                   config.instance_size)
+  return optimizer, make_steps(spec, optimizer, schedule, score_size,
+                               config.label_radius, mesh)
+
+
 def _make_data(config: ml_collections.ConfigDict, split: str,
                batch_size: int):
   """This host's pair stream of a split (an iterator with get_state and
@@ -396,17 +412,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   workdir.mkdir(parents=True, exist_ok=True)
   mesh = mesh or Mesh(np.array(jax.devices()), ("data",))
   spec = model_spec(config)
-  score_size = training_score_size(spec, config.exemplar_size,
-                                   config.instance_size)
   steps_per_epoch = config.pairs_per_epoch // config.batch_size
   total_steps = steps_per_epoch * config.num_epochs
-  schedule = lr_schedule(config.lr_start, config.lr_end,
-                         config.get("lr_epochs") or config.num_epochs,
-                         steps_per_epoch)
-  optimizer = make_optimizer(schedule, config.momentum, config.weight_decay,
-                             param_groups(spec))
-  steps = make_steps(spec, optimizer, schedule, score_size,
-                     config.label_radius, mesh)
+  optimizer, steps = steps_from_config(config, spec, steps_per_epoch, mesh)
   (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   # Each host reads its own share of every global batch.

@@ -4,8 +4,9 @@ r"""Train on any folder of sequences (OTB, VOT or GOT-10k layouts).
       --workdir=runs/shared --config.data.dir=../shared/data/sequences
 
 The last `data.val_sequences` sequences (in the folder's list.txt order if
-it has one, else sorted by name) are held out for validation. Variants: `folder.py:small` (a 1/4-width network and 10
-epochs of 5,000 pairs, for a CPU or a quick GPU run).
+it has one, else sorted by name) are held out for validation. Variants:
+`folder.py:small` (a 1/4-width network and 10 epochs of 5,000 pairs, for a
+CPU or a quick GPU run).
 """
 
 import ml_collections

@@ -133,19 +133,16 @@ def settings_file(output: os.PathLike | str, protocol: str,
           tracker_name / SETTINGS_FILE)
 
 
-def _stored_settings(path: pathlib.Path) -> Any:
+def _settings_differences(path: pathlib.Path,
+                          settings: Mapping[str, Any]) -> list[str]:
+  """How the settings stored at `path` differ from `settings` ([] when the
+  file is absent or equal)."""
+  if not path.is_file():
+    return []
   try:
-    return json.loads(path.read_text())
+    stored = json.loads(path.read_text())
   except (OSError, ValueError) as e:
-    raise ValueError(f"{path}: unreadable tracker settings ({e}); delete "
-                     "it with the results beside it, or --overwrite") from e
-
-
-def _check_settings(path: pathlib.Path, settings: Mapping[str, Any]) -> None:
-  """Refuses results made by another tracker under the same name."""
-  stored = _stored_settings(path)
-  if stored == settings:
-    return
+    return [f"settings (unreadable: {e})"]
   differs = []
   for key in sorted(set(stored) | set(settings)):
     old, new = stored.get(key), settings.get(key)
@@ -155,10 +152,7 @@ def _check_settings(path: pathlib.Path, settings: Mapping[str, Any]) -> None:
                   if old.get(k) != new.get(k)]
     elif old != new:
       differs.append(key)
-  raise ValueError(
-      f"{path.parent} holds the results of another tracker with the same "
-      f"name: its {', '.join(differs)} differ ({path}). Give this one "
-      "another name (--name) or replace them (--overwrite).")
+  return differs
 
 
 def annotation_origin(seq: sequences_lib.Sequence) -> int:
@@ -448,22 +442,21 @@ def run(tracker: tracker_lib.Tracker,
   log = log or (lambda _: None)
   settings = _jsonable(tracker.settings())
   settings_path = settings_file(output, protocol, tracker.name)
-  if settings_path.is_file() and not overwrite:
-    _check_settings(settings_path, settings)
+  differs = _settings_differences(settings_path, settings)
+  if differs and not overwrite:
+    raise ValueError(
+        f"{settings_path.parent} holds the results of another tracker with "
+        f"the same name: its {', '.join(differs)} differ ({settings_path}). "
+        "Give this one another name (--name) or replace them (--overwrite).")
   todo = [s for s in seqs
           if overwrite or not result_file(output, protocol, tracker.name,
                                           s.name).is_file()]
   for seq in todo:
     _first_box(seq)
-  if overwrite and settings_path.is_file():
-    try:
-      same = _stored_settings(settings_path) == settings
-    except ValueError:
-      same = False
-    if not same:  # no result of another tracker may pass for this one's
-      log(f"overwrite: deleting {settings_path.parent}, the results of "
-          "another tracker of this name")
-      shutil.rmtree(settings_path.parent)
+  if differs:  # overwrite: no result of another tracker may pass for ours
+    log(f"overwrite: deleting {settings_path.parent}, the results of "
+        "another tracker of this name")
+    shutil.rmtree(settings_path.parent)
   if len(todo) < len(seqs):
     log(f"{len(seqs) - len(todo)} of {len(seqs)} sequences already have "
         "results: re-scoring them")
