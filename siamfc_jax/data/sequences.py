@@ -31,6 +31,7 @@ import os
 import pathlib
 import re
 from typing import Any, Literal
+import warnings
 
 import numpy as np
 
@@ -218,6 +219,35 @@ def read_numbers(path: os.PathLike | str, counts: tuple[int, ...],
     rows[i, :len(values)] = values
     lengths[i] = len(values)
   return (rows, lengths) if return_counts else rows
+
+
+def match_lengths(gt_file: os.PathLike | str, boxes: np.ndarray,
+                  frames: list) -> tuple[np.ndarray, list]:
+  """One ground-truth row per frame: extra rows dropped, missing ones NaN.
+
+  More ground-truth lines than frames: the first N rows are used; fewer: the
+  boxes are padded with NaN rows (unannotated frames). Either case warns
+  once (`warnings.warn`) naming the file and both counts.
+
+  Args:
+    gt_file: the ground-truth file (for the warning).
+    boxes: [M, K] float64 ground-truth rows.
+    frames: N frame paths.
+
+  Returns:
+    ([N, K] float64 boxes, the N frames).
+  """
+  n, m = len(frames), len(boxes)
+  if m > n:
+    warnings.warn(f"{gt_file}: {m} ground-truth lines but {n} frames; "
+                  f"using the first {n} lines", stacklevel=2)
+    return boxes[:n], frames
+  if m < n:
+    warnings.warn(f"{gt_file}: {m} ground-truth lines but {n} frames; the "
+                  f"last {n - m} frames are unannotated (NaN)", stacklevel=2)
+    pad = np.full((n - m, boxes.shape[1]), np.nan)
+    return np.concatenate([boxes, pad]), frames
+  return boxes, frames
 
 
 def _match_lengths(gt_file: pathlib.Path, boxes: np.ndarray,
