@@ -1,10 +1,17 @@
-r"""Evaluates a tracker on an OTB, GOT-10k or VOT dataset folder.
+r"""Evaluates a tracker on a benchmark's dataset folder.
 
   python -m experiments.evaluate --dataset=otb --root=path/to/OTB100
   python -m experiments.evaluate --dataset=got10k --root=path/to/GOT-10k/val \
       --checkpoint=runs/siamfc/ckpt
   python -m experiments.evaluate --dataset=vot --root=path/to/vot2016
   python -m experiments.evaluate --dataset=otb --root=... --random_init
+  python -m experiments.evaluate --root=path/to/LaSOT   # layout detected
+
+--dataset is one of siamfc_jax/data/datasets BENCHMARKS (otb, otb2013,
+otb50, otb100, lasot, lasot_ext, uav123, uav20l, uav123_10fps, trackingnet,
+nfs, nfs240, tc128, dtb70, vot, got10k); without it the layout of --root is
+detected: one match is used (and named), none or several stop with the
+layouts found.
 
 Tracks every sequence of --root that has no result file yet (so a second run
 only re-scores; results that another tracker of the same name made, with
@@ -27,17 +34,20 @@ from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
-from siamfc_jax.data import sequences
+from siamfc_jax.data import datasets
 from siamfc_jax.evaluation import metrics
 from siamfc_jax.evaluation import protocols
 
 _DATASET = flags.DEFINE_enum(
-    "dataset", None, list(protocols.PROTOCOLS),
-    "Benchmark protocol: otb (one pass, AUC / precision), got10k (one pass, "
-    "AO / SR) or vot (supervised, re-initialised after failures).")
+    "dataset", None, list(datasets.BENCHMARKS),
+    "Benchmark (its reader and protocol): "
+    + "; ".join(f"{b.name}: {b.description}"
+                for b in datasets.BENCHMARKS.values())
+    + ". Default: detected from the layout of --root.")
 _ROOT = flags.DEFINE_string(
-    "root", None, "Dataset folder: one subfolder per sequence (a list.txt, "
-    "if present, names them). OTB and VOT layouts may be mixed.")
+    "root", None, "Dataset folder in the benchmark's own layout (OTB, VOT, "
+    "GOT-10k: one subfolder per sequence, a list.txt, if present, naming "
+    "them; OTB and VOT layouts may be mixed for otb and vot).")
 _CHECKPOINT = flags.DEFINE_string(
     "checkpoint", None, "Checkpoint directory, or a weights file (.mat, "
     ".npz, .pth; e.g. a CFNet .mat, its _gray_ twin found beside it); "
@@ -76,7 +86,7 @@ _EAO_YEAR = flags.DEFINE_enum(
     "eao_year", "2017", [str(y) for y in metrics.EAO_INTERVALS],
     "VOT challenge whose EAO interval of sequence lengths to use.")
 
-flags.mark_flags_as_required(["dataset", "root"])
+flags.mark_flags_as_required(["root"])
 
 
 def make_tracker() -> tracker_lib.Tracker:
@@ -107,12 +117,42 @@ def _log(line: str) -> None:
   print(line, file=sys.stderr, flush=True)
 
 
+def choose_benchmark(dataset: str | None, root: str) -> str:
+  """`dataset`, or the one benchmark whose layout `root` has.
+
+  Raises:
+    app.UsageError: no --dataset and none or several layouts match.
+  """
+  if dataset is not None:
+    return dataset
+  try:
+    found = datasets.detect(root)
+  except FileNotFoundError as e:
+    raise app.UsageError(f"--root: {e}") from None
+  if len(found) == 1:
+    _log(f"--root has the {found[0]} layout; using --dataset={found[0]}")
+    return found[0]
+  if not found:
+    raise app.UsageError(
+        f"--root {root}: no known benchmark layout recognised; pass "
+        f"--dataset=one of {', '.join(datasets.BENCHMARKS)}")
+  raise app.UsageError(
+      f"--root {root}: several benchmark layouts found "
+      f"({', '.join(found)}); pass --dataset=one of them")
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  protocol = _DATASET.value
+  benchmark = choose_benchmark(_DATASET.value, _ROOT.value)
+  protocol = datasets.BENCHMARKS[benchmark].protocol
+  if protocol not in protocols.PROTOCOLS:
+    # TODO(merge #15): until protocols accepts every benchmark name (the
+    # scoring branch), score the one-pass benchmarks with the OTB protocol.
+    _log(f"protocol {protocol} not available yet; scoring with otb")
+    protocol = "otb"
   try:
-    seqs = sequences.read_dataset(_ROOT.value, protocols.READ_KIND[protocol])
+    seqs = datasets.read(benchmark, _ROOT.value)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(f"--root: {e}") from None
   try:
@@ -121,8 +161,8 @@ def main(argv):
     raise app.UsageError(str(e)) from None
   frames = sum(min(len(s), _MAX_FRAMES.value or len(s)) for s in seqs)
   _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend) on "
-       f"{len(seqs)} sequences ({frames} frames) of {_ROOT.value}, "
-       f"{protocol} protocol")
+       f"{len(seqs)} sequences ({frames} frames) of {_ROOT.value} "
+       f"({benchmark}), {protocol} protocol")
   try:
     result = protocols.evaluate(
         tracker, seqs, protocol, _OUTPUT.value, batch_size=_BATCH.value,

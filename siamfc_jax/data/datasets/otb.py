@@ -153,8 +153,8 @@ def read_subset(root: pathlib.Path, subset: str) -> list[sequences.Sequence]:
     FileNotFoundError: none of the subset's folders in the root.
   """
   names = SUBSETS[subset]
-  present = [n for n in names if sequences.otb_targets(root / n)
-             ] if root.is_dir() else []
+  present = [n for n in names
+             if (root / n).is_dir() and sequences.otb_targets(root / n)]
   if not present:
     raise FileNotFoundError(f"{root}: none of the {len(names)} {subset} "
                             "sequence folders found")
