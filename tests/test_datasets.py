@@ -420,3 +420,15 @@ def test_real_sequences_read_back_in_every_layout(data_dir, tmp_path):
         pathlib.Path(f).resolve() for f in original.frames], name
     np.testing.assert_allclose(seq.boxes, original.boxes, atol=1e-6,
                                err_msg=name)
+
+
+def test_cli_picks_the_one_layout_found_and_says_which(tmp_path, capsys):
+  from experiments import evaluate  # pylint: disable=g-import-not-at-top
+  _otb_seq(tmp_path, "Crossing", range(1, 4), 3)
+  assert evaluate.choose_benchmark(None, str(tmp_path)) == "otb"
+  assert "--root has the otb layout" in capsys.readouterr().err
+  assert evaluate.choose_benchmark("vot", str(tmp_path)) == "vot"
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  with pytest.raises(Exception, match="no known benchmark layout"):
+    evaluate.choose_benchmark(None, str(empty))
