@@ -402,3 +402,36 @@ def test_absent_flags_of_the_wrong_length_are_refused():
     metrics.otb_scores(gt, gt, np.zeros(3, bool), "miss")
   with pytest.raises(ValueError, match="absent_rule"):
     metrics.otb_scores(gt, gt, None, "ignore")
+
+
+def test_trackingnet_server_scores_of_a_hand_worked_sequence():
+  """TrackingNet-devkit `metrics.py` by hand: integer boxes, +1 pixels."""
+  gt = np.tile([10.0, 10, 10, 10], (3, 1))
+  pred = np.array([[0.0, 0, 5, 5],  # replaced by the ground truth
+                   [13.4, 11.2, 10, 10],  # rounds to [13, 11, 10, 10]
+                   [12.6, 13, 10, 10]])  # rounds to [13, 13, 10, 10]
+  # IoU 1, 7 * 9 / (200 - 63) = 0.4599, 7 * 7 / (200 - 49) = 0.3245;
+  # centre offsets (0, 0), (3, 1), (3, 3) px; normalised by 10 px.
+  report = metrics.trackingnet_report([(pred, gt)])
+  third = 1 / 3
+  np.testing.assert_allclose(
+      report["success_curve"],
+      [1] * 7 + [2 * third] * 3 + [third] * 10 + [0], atol=1e-12)
+  np.testing.assert_allclose(report["precision_curve"],
+                             [third, third] + [1] * 19, atol=1e-12)
+  np.testing.assert_allclose(
+      report["norm_precision_curve"],
+      [third] * 13 + [2 * third] * 4 + [1] * 4, atol=1e-12)
+  # Trapezoid areas on x = linspace(0, 1, 21): 0.05 * (sum - ends / 2).
+  assert report["success"] == pytest.approx(0.05 * (37 / 3 - 0.5))
+  assert report["precision"] == pytest.approx(0.05 * 19)
+  assert report["norm_precision"] == pytest.approx(0.05 * (11 - 2 / 3))
+
+
+def test_trackingnet_rounds_half_to_even_as_pandas():
+  gt = np.tile([10.0, 10, 10, 10], (2, 1))
+  half = np.array([[10.0, 10, 10, 10], [12.5, 10, 10, 10]])  # x -> 12
+  exact = np.array([[10.0, 10, 10, 10], [12.0, 10, 10, 10]])
+  for key, curve in metrics.trackingnet_curves(half, gt).items():
+    np.testing.assert_array_equal(
+        curve, metrics.trackingnet_curves(exact, gt)[key], err_msg=key)

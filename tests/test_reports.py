@@ -67,3 +67,19 @@ def test_unscored_trackers_are_not_plotted(tmp_path):
   for key in ("auc", "precision20", "norm_precision"):
     report["overall"][key] = None  # as for a test split
   assert reports.plot_curves([report], tmp_path / "plots") == []
+
+
+def test_trackingnet_reports_add_the_server_scores(tmp_path):
+  report = _scored(tmp_path, "trackingnet")
+  overall = report["overall"]
+  server = [s["server_success"] for s in report["sequences"].values()]
+  # The mean of per-sequence areas (areas are linear in the curves).
+  assert overall["server_success"] == pytest.approx(np.mean(server))
+  assert 0 < overall["server_success"] < 1
+  line = reports.format_table(report).splitlines()[-1]
+  assert line == (
+      f"as the TrackingNet server scores: success "
+      f"{overall['server_success']:.3f}, precision "
+      f"{overall['server_precision']:.3f}, normalized precision "
+      f"{overall['server_norm_precision']:.3f}")
+  assert "server_success" not in _scored(tmp_path, "lasot")["overall"]

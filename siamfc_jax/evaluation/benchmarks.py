@@ -24,6 +24,9 @@ One entry per benchmark name (the `--dataset` values of
   LaSOT and TrackingNet rank by it).
 * `submission`: results of sequences without ground truth are also packed as
   the benchmark's evaluation-server zip (TrackingNet test).
+* `server_scores`: reports also carry the scores as the benchmark's server
+  computes them (`metrics.trackingnet_report`: TrackingNet train splits
+  scored the way the server scores the test split).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Protocol:
     absent: 'exclude' or 'miss' (OPE scoring of absent frames).
     norm_precision: whether reports carry normalised precision.
     submission: whether unannotated results are zipped for a server.
+    server_scores: whether reports add the TrackingNet server's scores.
     title: the benchmark's name in tables and plots.
   """
 
@@ -54,6 +58,7 @@ class Protocol:
   absent: str = "exclude"
   norm_precision: bool = True
   submission: bool = False
+  server_scores: bool = False
   title: str = ""
 
   def __post_init__(self):
@@ -80,7 +85,8 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     _ope("uav123", "UAV123", "UAV123"),
     _ope("uav20l", "UAV20L", "UAV20L"),
     _ope("uav123_10fps", "UAV123_10fps", "UAV123@10fps"),
-    _ope("trackingnet", "TrackingNet", "TrackingNet", submission=True),
+    _ope("trackingnet", "TrackingNet", "TrackingNet", submission=True,
+         server_scores=True),
     _ope("nfs", "NfS/30", "NfS (30 fps)"),
     _ope("nfs240", "NfS/240", "NfS (240 fps)"),
     _ope("tc128", "TColor128", "TC-128"),

@@ -28,13 +28,22 @@ toolkit itself:
   `plot_results.py` `get_prec_curve`: `prec_curve[:, 20]`) and the LaSOT
   toolkit (`utils/calc_seq_err_robust.m` with `norm_dst`,
   `run_tracker_performance_evaluation.m`: `threshold_set_error / 100`,
-  ranked at `rank_idx = 21`, i.e. 0.20). The TrackingNet server
-  (TrackingNet-devkit `metrics.py`) instead reports the trapezoid area
-  under a 21-point curve on [0, 0.5] of boxes rounded to integers: we do not
-  reproduce it (TrackingNet test results are scored by the server; see
-  `results.write_submission`).
+  ranked at `rank_idx = 21`, i.e. 0.20). The TrackingNet server reports
+  areas instead: `trackingnet_scores`.
+* TrackingNet server (TrackingNet-devkit `metrics.py`, checked line by
+  line): boxes rounded to integers (half to even, as pandas), frame 0
+  replaced by the ground truth, pixel-inclusive IoU (`x2 = x + w - 1`, the
+  intersection's sides `+ 1`, rounded, clipped at 0), centres
+  `xy + (wh + 1) / 2`; success (IoU > t), precision and normalised precision
+  (error <= t) on 21 thresholds linspace over [0, 1], [0, 50] px and
+  [0, 0.5]; per-sequence curves averaged over sequences; each score is the
+  trapezoid area under its curve on x = linspace(0, 1, 21) (`np.trapz(...,
+  x=Success_X)`), i.e. the normalised area. Every frame is in the
+  denominator (a NaN box or ground truth is a miss).
 * Absent frames (`otb_scores(..., absent_rule=)`): 'exclude' leaves NaN
-  ground-truth rows out (got10k `ExperimentUAV123._calc_metrics`); 'miss'
+  ground-truth rows out (got10k `ExperimentUAV123._calc_metrics`; the
+  UAV123 MATLAB toolkit and pytracking's 'uav' instead keep those frames in
+  the denominator as success misses and precision hits); 'miss'
   scores frames flagged absent, and frames without ground truth, as misses
   at every threshold with all frames in the denominator, and a ground truth
   with a side <= 0 as a success miss but a precision hit (LaSOT toolkit
@@ -88,6 +97,10 @@ OTB_ERROR_THRESHOLDS = np.arange(51)
 NORM_PRECISION_THRESHOLDS = np.arange(51) / 100
 NORM_PRECISION_INDEX = 20
 ABSENT_RULES = ("exclude", "miss")
+# TrackingNet-devkit metrics.py: n = 21 thresholds per curve.
+TRACKINGNET_IOU_THRESHOLDS = np.linspace(0, 1, 21)
+TRACKINGNET_ERROR_THRESHOLDS = np.linspace(0, 50, 21)
+TRACKINGNET_NORM_THRESHOLDS = np.linspace(0, 0.5, 21)
 # got10k ExperimentGOT10k._evaluate: 101-bin success curve.
 GOT10K_IOU_THRESHOLDS = np.linspace(0, 1, 101)
 # got10k rect_iou / poly_iou: union + eps.
@@ -345,6 +358,73 @@ def otb_report(results: Iterable[tuple], absent_rule: str = "exclude"
           "norm_precision": float(norm[NORM_PRECISION_INDEX]),
           "success_curve": succ, "precision_curve": prec,
           "norm_precision_curve": norm, "sequences": per_sequence}
+
+
+def trackingnet_curves(pred, gt) -> dict[str, np.ndarray]:
+  """Per-sequence curves of the TrackingNet server (see the module
+  docstring).
+
+  Args:
+    pred: [N, 4] predicted boxes `[x, y, w, h]` (row 0 is replaced).
+    gt: [N, 4] ground-truth boxes, same coordinates.
+
+  Returns:
+    Dict with `success_curve`, `precision_curve`, `norm_precision_curve`,
+    each [21] float64 (`TRACKINGNET_*_THRESHOLDS`).
+  """
+  pred, gt = _pair(np.round(_as_boxes(pred, "pred")), np.round(
+      _as_boxes(gt, "gt")))
+  if pred.ndim != 2 or len(pred) == 0:
+    raise ValueError(f"expected [N, 4] boxes with N >= 1, got {pred.shape}")
+  pred[0] = gt[0]
+  lo = np.maximum(gt[:, :2], pred[:, :2])
+  hi = np.minimum(gt[:, :2] + gt[:, 2:] - 1, pred[:, :2] + pred[:, 2:] - 1)
+  inter = np.prod(np.maximum(np.round(hi - lo + 1), 0), axis=-1)
+  offset = ((gt[:, :2] + (gt[:, 2:] + 1) / 2) -
+            (pred[:, :2] + (pred[:, 2:] + 1) / 2))
+  with np.errstate(divide="ignore", invalid="ignore"):
+    ious = inter / (np.prod(gt[:, 2:], -1) + np.prod(pred[:, 2:], -1) - inter)
+    norm_errors = np.sqrt(np.sum((offset / gt[:, 2:]) ** 2, axis=-1))
+  errors = np.sqrt(np.sum(offset ** 2, axis=-1))
+  return {
+      "success_curve": success_curve(ious, TRACKINGNET_IOU_THRESHOLDS),
+      "precision_curve": precision_curve(errors,
+                                         TRACKINGNET_ERROR_THRESHOLDS),
+      "norm_precision_curve": precision_curve(norm_errors,
+                                              TRACKINGNET_NORM_THRESHOLDS)}
+
+
+def _unit_area(curve: np.ndarray) -> float:
+  """Trapezoid area under a curve sampled evenly on [0, 1]."""
+  return float(np.sum(curve[1:] + curve[:-1]) / 2 / (len(curve) - 1))
+
+
+def trackingnet_report(results: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
+  """The TrackingNet server's scores of a benchmark.
+
+  Args:
+    results: (pred [N_i, 4], gt [N_i, 4]) per sequence.
+
+  Returns:
+    Dict with `success`, `precision`, `norm_precision` (areas in [0, 1];
+    the server prints them times 100), the mean curves, and `sequences`,
+    the per-sequence curves and areas.
+  """
+  per_sequence = []
+  for pred, gt in results:
+    curves = trackingnet_curves(pred, gt)
+    per_sequence.append({
+        **curves, "success": _unit_area(curves["success_curve"]),
+        "precision": _unit_area(curves["precision_curve"]),
+        "norm_precision": _unit_area(curves["norm_precision_curve"])})
+  if not per_sequence:
+    raise ValueError("no sequences to score")
+  out = {}
+  for key in ("success", "precision", "norm_precision"):
+    curve = np.mean([s[f"{key}_curve"] for s in per_sequence], axis=0)
+    out[key], out[f"{key}_curve"] = _unit_area(curve), curve
+  out["sequences"] = per_sequence
+  return out
 
 
 def got10k_scores(results: Iterable[tuple]) -> dict[str, Any]:

@@ -189,7 +189,7 @@ def format_table(report: Mapping[str, Any]) -> str:
   per-sequence curves (sequence-weighted; NPrec is the normalised precision
   at 0.20), GOT-10k pooled over frames, VOT the length-weighted means
   (failures per sequence); VOT adds a line with the total failures,
-  robustness and EAO.
+  robustness and EAO, TrackingNet one with the server's scores.
   """
   spec = benchmarks.get(report["protocol"])
   columns = _COLUMNS[spec.kind]
@@ -221,6 +221,11 @@ def format_table(report: Mapping[str, Any]) -> str:
                  f"{overall['robustness']:.3f}, EAO {eao}"
                  + (f" over lengths {interval[0]}-{interval[1]}"
                     if interval else ""))
+  if overall.get("server_success") is not None:
+    lines.append(f"as the {spec.title} server scores: success "
+                 f"{overall['server_success']:.3f}, precision "
+                 f"{overall['server_precision']:.3f}, normalized precision "
+                 f"{overall['server_norm_precision']:.3f}")
   if overall.get("note"):
     lines.append(overall["note"])
   if report.get("submission"):

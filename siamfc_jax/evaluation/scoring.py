@@ -34,6 +34,10 @@ DEFAULT_EAO_INTERVAL = metrics.EAO_INTERVALS[2017]
 VOT_BURNIN = 10  # frames from each (re)initialisation on, not in accuracy
 _OPE_SCORES = ("auc", "precision20", "success_rate", "norm_precision")
 _OPE_CURVES = ("success_curve", "precision_curve", "norm_precision_curve")
+# metrics.trackingnet_report key -> report key.
+_SERVER_SCORES = {"success": "server_success",
+                  "precision": "server_precision",
+                  "norm_precision": "server_norm_precision"}
 
 
 def check_names(seqs: Sequence[sequences_lib.Sequence]) -> None:
@@ -100,6 +104,9 @@ def _score_ope(runs, spec: benchmarks.Protocol) -> tuple[dict, dict]:
       s = metrics.otb_scores(*item, absent_rule=spec.absent)
       entry.update({k: s[k] for k in _OPE_SCORES + _OPE_CURVES})
       entry["scored_frames"] = s["frames"]
+      if spec.server_scores:
+        server = metrics.trackingnet_report([item[:2]])
+        entry.update({v: server[k] for k, v in _SERVER_SCORES.items()})
       items.append(item)
     per_seq[seq.name] = entry
   speeds = [s["fps"] for s in per_seq.values() if s["fps"] is not None]
@@ -113,6 +120,9 @@ def _score_ope(runs, spec: benchmarks.Protocol) -> tuple[dict, dict]:
   if items:
     total = metrics.otb_report(items, spec.absent)
     overall.update({k: total[k] for k in _OPE_SCORES + _OPE_CURVES})
+    if spec.server_scores:
+      server = metrics.trackingnet_report([item[:2] for item in items])
+      overall.update({v: server[k] for k, v in _SERVER_SCORES.items()})
   if len(items) < len(per_seq):
     overall["note"] = (
         f"{len(per_seq) - len(items)} sequences have no ground truth after "
