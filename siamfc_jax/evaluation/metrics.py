@@ -29,7 +29,7 @@ toolkit itself:
   toolkit (`utils/calc_seq_err_robust.m` with `norm_dst`,
   `run_tracker_performance_evaluation.m`: `threshold_set_error / 100`,
   ranked at `rank_idx = 21`, i.e. 0.20). The TrackingNet server reports
-  areas instead: `trackingnet_scores`.
+  areas instead: `trackingnet_report`.
 * TrackingNet server (TrackingNet-devkit `metrics.py`, checked line by
   line): boxes rounded to integers (half to even, as pandas), frame 0
   replaced by the ground truth, pixel-inclusive IoU (`x2 = x + w - 1`, the
@@ -48,7 +48,8 @@ toolkit itself:
   at every threshold with all frames in the denominator, and a ground truth
   with a side <= 0 as a success miss but a precision hit (LaSOT toolkit
   `calc_seq_err_robust.m` + `eval_tracker.m`: absent frames removed, then
-  divided by the full length; overlap and error -1 where a side is <= 0).
+  divided by the full length; overlap and error -1 where a side is <= 0;
+  its success thresholds 0:0.05:1 and precision 0:50 px are OTB's).
 * GOT-10k: frame 0 is excluded, only frames with `cover > 0` count, IoUs are
   pooled over all frames of all sequences and runs (frame-weighted);
   AO = mean IoU, SR@t = mean(IoU > t).
