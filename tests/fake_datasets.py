@@ -1,5 +1,7 @@
 """Tiny fake OTB, GOT-10k and VOT dataset trees for evaluation tests.
 
+Also `perturb`, tracker-like results made from ground truth.
+
 Frames are noise with a bright square (the target); boxes are 0-based
 `[x, y, w, h]` (`siamfc_jax.boxes`) and written in each format's own
 convention (OTB files 1-based).
@@ -33,6 +35,25 @@ def frames_and_boxes(n: int, seed: int, jump_at: int | None = None
     frames.append(frame)
     boxes.append([x, y, SIZE, SIZE])
   return frames, np.asarray(boxes, np.float64)
+
+
+def perturb(gt: np.ndarray, seed: int, lost=True) -> np.ndarray:
+  """Tracker-like [n, 4] boxes from [n, 4] ground truth (n >= 5): jitter,
+  scale noise, a drift, far-away and empty boxes, NaN (lost) rows."""
+  rng = np.random.default_rng(seed)
+  n = len(gt)
+  pred = gt.copy()
+  size = gt[:, 2:]
+  pred[:, :2] += rng.normal(0, 0.1, (n, 2)) * size
+  pred[:, 2:] *= np.exp(rng.normal(0, 0.1, (n, 2)))
+  drift = np.cumsum(rng.normal(0.3, 0.5, (n, 2)), axis=0) * (
+      np.arange(n)[:, None] > n // 2)
+  pred[:, :2] += drift * size / 10
+  pred[rng.choice(n, 3, replace=False)] = [5000, 5000, 20, 20]  # far away
+  pred[rng.choice(n, 2, replace=False), 2] = 0  # empty boxes
+  if lost:
+    pred[rng.choice(n, 4, replace=False)] = np.nan
+  return pred
 
 
 def _save_frames(folder: pathlib.Path, frames, digits: int) -> None:

@@ -1,4 +1,5 @@
-"""Tests of the OTB / GOT-10k / VOT metrics, against the got10k toolkit.
+"""Tests of the one-pass / GOT-10k / VOT metrics, against the got10k toolkit
+and hand-worked examples.
 
 The comparisons drive got10k 0.1.3's own metric functions and the curve code
 of its experiments (`pip install got10k==0.1.3 six`); they skip when it is
@@ -16,6 +17,7 @@ import pytest
 
 from siamfc_jax.data import sequences
 from siamfc_jax.evaluation import metrics
+from tests import fake_datasets
 
 TOL = 1e-6
 # Real sequences whose ground truth is perturbed into "tracker results".
@@ -62,24 +64,6 @@ def _toolkit_got10k(tk, results):
   return {"ao": ao, "sr50": sr, "sr75": curve[75]}
 
 
-def _perturb(gt: np.ndarray, seed: int, lost=True) -> np.ndarray:
-  """Tracker-like boxes: jitter, scale noise, a drift, lost frames."""
-  rng = np.random.default_rng(seed)
-  n = len(gt)
-  pred = gt.copy()
-  size = gt[:, 2:]
-  pred[:, :2] += rng.normal(0, 0.1, (n, 2)) * size
-  pred[:, 2:] *= np.exp(rng.normal(0, 0.1, (n, 2)))
-  drift = np.cumsum(rng.normal(0.3, 0.5, (n, 2)), axis=0) * (
-      np.arange(n)[:, None] > n // 2)
-  pred[:, :2] += drift * size / 10
-  pred[rng.choice(n, 3, replace=False)] = [5000, 5000, 20, 20]  # far away
-  pred[rng.choice(n, 2, replace=False), 2] = 0  # empty boxes
-  if lost:
-    pred[rng.choice(n, 4, replace=False)] = np.nan
-  return pred
-
-
 def _real_results(data_dir, tmp_path, lost=True):
   """(pred, gt, resolution) for REAL, predictions through a result file."""
   root = data_dir / "sequences"
@@ -91,7 +75,8 @@ def _real_results(data_dir, tmp_path, lost=True):
     gt = np.array(seq.boxes)
     # Written and read as got10k's ExperimentOTB.run / report do.
     path = tmp_path / f"{name}.txt"
-    np.savetxt(path, _perturb(gt, seed, lost), fmt="%.3f", delimiter=",")
+    np.savetxt(path, fake_datasets.perturb(gt, seed, lost), fmt="%.3f",
+               delimiter=",")
     pred = np.loadtxt(path, delimiter=",")
     with Image.open(seq.frames[0]) as image:
       out.append((pred, gt, image.size))
@@ -292,7 +277,7 @@ def test_vot_accuracy_and_failures_equal_got10k_on_a_real_sequence(
     pytest.skip(f"{root} not found (real sequences of the shared data)")
   seq = sequences.read_vot(root)
   polygons = seq.meta["polygons"]
-  pred = _perturb(np.array(seq.boxes), seed=11, lost=False)
+  pred = fake_datasets.perturb(np.array(seq.boxes), seed=11, lost=False)
   pred[[40, 41, 90, 150]] = [900, 900, 10, 10]  # forced failures
   tracker = _ScriptedTracker(pred)
   bound = (480, 360)
@@ -359,3 +344,94 @@ def test_vot_report_weights_sequences_by_length():
   assert report["total_failures"] == 1
   assert report["robustness"] == pytest.approx(np.exp(-30 * (13 / 39) / 19.5))
   assert report["eao"] is None
+
+
+def test_normalised_precision_of_a_hand_worked_sequence():
+  """pytracking `calc_err_center(normalized=True)` / LaSOT `norm_dst`."""
+  gt = np.tile([10.0, 20, 40, 20], (4, 1))  # centre (29.5, 29.5), 40 x 20
+  pred = np.array([[0.0, 0, 1, 1],  # frame 0: replaced by the ground truth
+                   [14, 23, 40, 20],  # (+4, +3) px: sqrt(.1^2 + .15^2)
+                   [30, 20, 40, 20],  # (+20, 0) px: 20 / 40 = 0.5
+                   [10, 20, 20, 10]])  # centre (19.5, 24.5): (-10, -5) px
+  np.testing.assert_allclose(
+      metrics.normalized_center_error(pred[1:], gt[1:]),
+      [np.sqrt(0.0325), 0.5, np.sqrt(0.125)], atol=1e-12)
+  scores = metrics.otb_scores(pred, gt)
+  # Errors 0, 0.1803, 0.5, 0.3536 against thresholds 0, 0.01, ..., 0.5.
+  want = np.array([1] * 19 + [2] * 17 + [3] * 14 + [4]) / 4
+  np.testing.assert_allclose(scores["norm_precision_curve"], want, atol=1e-12)
+  assert scores["norm_precision"] == 0.5  # at 0.20: frames 0 and 1
+  # In pixels all four are within 20 px (0, 5, 20, 11.2).
+  assert scores["precision20"] == 1.0
+
+
+@pytest.mark.parametrize("absent_rule, auc, precision", [
+    # Absent frame 2 is a miss, all 4 frames in the denominator (LaSOT).
+    ("miss", 15 / 21, 0.75),
+    # The flag is ignored; only NaN ground-truth rows are left out.
+    ("exclude", 20 / 21, 1.0),
+])
+def test_absent_frames_follow_the_rule(absent_rule, auc, precision):
+  gt = np.tile([10.0, 10, 10, 10], (4, 1))
+  absent = np.array([False, False, True, False])
+  scores = metrics.otb_scores(gt, gt, absent, absent_rule)
+  # A perfect box succeeds at 20 of the 21 thresholds (IoU 1 is not > 1).
+  assert scores["auc"] == pytest.approx(auc, abs=1e-12)
+  assert scores["precision20"] == pytest.approx(precision, abs=1e-12)
+  assert scores["norm_precision"] == pytest.approx(precision, abs=1e-12)
+  assert scores["frames"] == 4
+
+
+def test_miss_rule_scores_unannotated_and_degenerate_frames_as_lasot():
+  gt = np.tile([10.0, 10, 10, 10], (4, 1))
+  gt[2] = np.nan  # no ground truth: a miss everywhere
+  gt[3, 2] = 0  # a side of 0: overlap -1 (miss), error -1 (hit)
+  pred = np.tile([10.0, 10, 10, 10], (4, 1))
+  pred[3] = [50, 50, 10, 10]
+  scores = metrics.otb_scores(pred, gt, absent_rule="miss")
+  assert scores["auc"] == pytest.approx(2 / 4 * 20 / 21, abs=1e-12)
+  assert scores["precision20"] == pytest.approx(3 / 4, abs=1e-12)
+  assert scores["norm_precision"] == pytest.approx(3 / 4, abs=1e-12)
+  excluded = metrics.otb_scores(pred, gt, absent_rule="exclude")
+  assert excluded["frames"] == 3
+
+
+def test_absent_flags_of_the_wrong_length_are_refused():
+  gt = np.tile([10.0, 10, 10, 10], (4, 1))
+  with pytest.raises(ValueError, match=r"absent must be \[4\]"):
+    metrics.otb_scores(gt, gt, np.zeros(3, bool), "miss")
+  with pytest.raises(ValueError, match="absent_rule"):
+    metrics.otb_scores(gt, gt, None, "ignore")
+
+
+def test_trackingnet_server_scores_of_a_hand_worked_sequence():
+  """TrackingNet-devkit `metrics.py` by hand: integer boxes, +1 pixels."""
+  gt = np.tile([10.0, 10, 10, 10], (3, 1))
+  pred = np.array([[0.0, 0, 5, 5],  # replaced by the ground truth
+                   [13.4, 11.2, 10, 10],  # rounds to [13, 11, 10, 10]
+                   [12.6, 13, 10, 10]])  # rounds to [13, 13, 10, 10]
+  # IoU 1, 7 * 9 / (200 - 63) = 0.4599, 7 * 7 / (200 - 49) = 0.3245;
+  # centre offsets (0, 0), (3, 1), (3, 3) px; normalised by 10 px.
+  report = metrics.trackingnet_report([(pred, gt)])
+  third = 1 / 3
+  np.testing.assert_allclose(
+      report["success_curve"],
+      [1] * 7 + [2 * third] * 3 + [third] * 10 + [0], atol=1e-12)
+  np.testing.assert_allclose(report["precision_curve"],
+                             [third, third] + [1] * 19, atol=1e-12)
+  np.testing.assert_allclose(
+      report["norm_precision_curve"],
+      [third] * 13 + [2 * third] * 4 + [1] * 4, atol=1e-12)
+  # Trapezoid areas on x = linspace(0, 1, 21): 0.05 * (sum - ends / 2).
+  assert report["success"] == pytest.approx(0.05 * (37 / 3 - 0.5))
+  assert report["precision"] == pytest.approx(0.05 * 19)
+  assert report["norm_precision"] == pytest.approx(0.05 * (11 - 2 / 3))
+
+
+def test_trackingnet_rounds_half_to_even_as_pandas():
+  gt = np.tile([10.0, 10, 10, 10], (2, 1))
+  half = np.array([[10.0, 10, 10, 10], [12.5, 10, 10, 10]])  # x -> 12
+  exact = np.array([[10.0, 10, 10, 10], [12.0, 10, 10, 10]])
+  for key, curve in metrics.trackingnet_curves(half, gt).items():
+    np.testing.assert_array_equal(
+        curve, metrics.trackingnet_curves(exact, gt)[key], err_msg=key)

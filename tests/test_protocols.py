@@ -1,9 +1,10 @@
-"""Tests of the OTB / GOT-10k / VOT protocols and `experiments.evaluate`."""
+"""Tests of `protocols` (run, evaluate) and `experiments.evaluate`."""
 
 import json
 import pathlib
 import subprocess
 import sys
+import zipfile
 
 import jax
 import numpy as np
@@ -26,6 +27,8 @@ OTB_LENGTHS = {"Alpha": 6, "Beta": 4, "Gamma": 5}
 GOT10K_LENGTHS = {"GOT-10k_Val_000001": 6, "GOT-10k_Val_000002": 5}
 # The target of "jumpy" leaves the tracker's reach on frame 1.
 VOT_LENGTHS = {"jumpy": 8, "steady": 6}
+# The protocols of the layouts `sequences.read_dataset` reads.
+LAYOUTS = ("otb", "got10k", "vot")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,7 @@ def _read(datasets, protocol):
 def evaluated(tracker, datasets, tmp_path_factory):
   """protocol -> (output folder, `Evaluation`) of one batched run each."""
   out = {}
-  for protocol in protocols.PROTOCOLS:
+  for protocol in LAYOUTS:
     output = tmp_path_factory.mktemp(f"eval_{protocol}")
     out[protocol] = (output, protocols.evaluate(
         tracker, _read(datasets, protocol), protocol, output))
@@ -123,7 +126,7 @@ def test_vot_records_mark_init_failure_skip_and_reinitialise(evaluated):
   assert result.report["sequences"]["steady"]["failures"] == 0
 
 
-@pytest.mark.parametrize("protocol", protocols.PROTOCOLS)
+@pytest.mark.parametrize("protocol", LAYOUTS)
 def test_rerun_rescores_without_tracking_unless_overwrite(
     protocol, evaluated, tracker, datasets):
   output, first = evaluated[protocol]
@@ -263,7 +266,8 @@ def test_plots_are_png_files_and_include_other_trackers(
   output, result = evaluated["otb"]
   png = b"\x89PNG\r\n\x1a\n"
   names = sorted(p.name for p in result.plots)
-  assert names == ["precision_plots.png", "success_plots.png"]
+  assert names == ["norm_precision_plots.png", "precision_plots.png",
+                   "success_plots.png"]
   assert all(p.read_bytes()[:8] == png for p in result.plots)
   assert result.report["plots"] == [str(p) for p in result.plots]
   _, got10k = evaluated["got10k"]
@@ -304,27 +308,56 @@ def test_length_batches_group_similar_lengths_longest_first():
   assert [[len(s) for s in b] for b in batches] == [[20], [11, 10, 9], [4, 3]]
 
 
-def test_result_files_round_trip_in_annotation_coordinates(tmp_path):
-  boxes = np.array([[0.5, 1.25, 10, 20], [np.nan] * 4])
-  protocols.write_boxes(tmp_path / "b.txt", boxes, origin=1)
-  assert (tmp_path / "b.txt").read_text().splitlines()[0] == (
-      "1.500,2.250,10.000,20.000")
-  np.testing.assert_array_equal(
-      protocols.read_boxes(tmp_path / "b.txt", origin=1), boxes)
-  records = [1, np.array([2.0, 3, 4, 5]), 2, 0, 1]
-  protocols.write_vot_records(tmp_path / "r.txt", records, origin=1)
-  assert (tmp_path / "r.txt").read_text().splitlines()[1] == (
-      "3.0000,4.0000,4.0000,5.0000")
-  got = protocols.read_vot_records(tmp_path / "r.txt", origin=1)
-  assert got[0] == 1 and got[2:] == [2, 0, 1]
-  np.testing.assert_array_equal(got[1], records[1])
+def _relabelled(seqs, benchmark, **meta):
+  """The sequences as another benchmark's reader would give them."""
+  return [sequences.Sequence(s.name, s.frames, meta.pop("boxes", s.boxes),
+                             {"format": benchmark, "benchmark": benchmark,
+                              "origin": 0, **meta}) for s in seqs]
 
 
-def test_malformed_result_file_names_file_and_line(tmp_path):
-  path = tmp_path / "r.txt"
-  path.write_text("1\n1,2,3\n")
-  with pytest.raises(ValueError, match=f"{path}:2"):
-    protocols.read_vot_records(path)
+def test_lasot_runs_one_pass_and_scores_absent_frames_as_misses(
+    tracker, datasets, tmp_path):
+  seqs = []
+  for seq in _read(datasets, "otb"):
+    absent = np.zeros(len(seq), bool)
+    absent[2] = True  # full occlusion: a miss whatever the tracker says
+    seqs += _relabelled([seq], "lasot", absent=absent)
+  result = protocols.evaluate(tracker, seqs, "lasot", tmp_path)
+  pairs = []
+  for seq in seqs:
+    path = tmp_path / "results" / "LaSOT" / "tiny" / f"{seq.name}.txt"
+    pairs.append((np.loadtxt(path, delimiter=","), seq.boxes,
+                  seq.meta["absent"]))
+  want = metrics.otb_report(pairs, absent_rule="miss")
+  for key in ("auc", "precision20", "norm_precision"):
+    assert result.report["overall"][key] == pytest.approx(want[key],
+                                                          abs=1e-12)
+  # Frame 2 of each sequence is a miss: precision cannot reach 1.
+  for scores in result.report["sequences"].values():
+    assert scores["precision20"] <= 1 - 1 / scores["frames"]
+  assert result.submission is None
+
+
+def test_trackingnet_test_split_is_packed_for_the_server(
+    tracker, datasets, tmp_path):
+  seqs = []
+  for seq in _read(datasets, "otb")[:2]:
+    first_only = np.full_like(seq.boxes, np.nan)
+    first_only[0] = seq.boxes[0]
+    seqs += _relabelled([seq], "trackingnet", boxes=first_only)
+  result = protocols.evaluate(tracker, seqs, "trackingnet", tmp_path)
+  assert result.submission == (tmp_path / "results" / "TrackingNet" /
+                               "tiny.zip")
+  with zipfile.ZipFile(result.submission) as archive:
+    assert sorted(archive.namelist()) == sorted(f"{s.name}.txt"
+                                                for s in seqs)
+    for seq in seqs:
+      assert archive.read(f"{seq.name}.txt") == protocols.result_file(
+          tmp_path, "trackingnet", "tiny", seq.name).read_bytes()
+  assert result.report["overall"]["auc"] is None
+  assert "evaluation server" in result.report["overall"]["note"]
+  assert result.plots == []
+  assert "submission: " in protocols.format_table(result.report)
 
 
 def _evaluate_cli(*args):

@@ -1,11 +1,14 @@
-"""Tracking metrics and protocols of OTB, GOT-10k and VOT, in NumPy.
+"""Tracking metrics of the one-pass benchmarks, GOT-10k and VOT, in NumPy.
 
 Boxes follow `siamfc_jax.boxes`: float `[x, y, w, h]`, 0-based, continuous
 pixels. All functions are pure and run on the host.
 
-OTB and GOT-10k reproduce the got10k toolkit 0.1.3 (`got10k.utils.metrics`,
-`ExperimentOTB.report`, `ExperimentGOT10k.report`) to 1e-6, which
-`tests/test_metrics.py` checks against the toolkit itself:
+One-pass (OTB-style) and GOT-10k scores reproduce the got10k toolkit 0.1.3
+(`got10k.utils.metrics`, `ExperimentOTB.report` and its subclasses
+`ExperimentUAV123`, `ExperimentNfS`, `ExperimentTColor128`,
+`ExperimentDTB70`; `ExperimentGOT10k.report`) to 1e-6, which
+`tests/test_metrics.py` and `tests/test_scoring.py` check against the
+toolkit itself:
 
 * IoU of continuous boxes, no +1 (`rect_iou`): inter / (union + eps), eps
   the float64 machine epsilon, clipped to [0, 1].
@@ -15,6 +18,38 @@ OTB and GOT-10k reproduce the got10k toolkit 0.1.3 (`got10k.utils.metrics`,
   linspace(0, 1, 21), AUC = mean of that curve; precision = mean(error <= t)
   for t = 0..50 px, precision@20 = curve[20]; success rate = curve[10]
   (IoU > 0.5). A benchmark averages per-sequence curves (sequence-weighted).
+* Normalised precision (Mueller et al., TrackingNet, ECCV'18; Fan et al.,
+  LaSOT, CVPR'19): the centre error divided, per axis, by the ground-truth
+  box's width and height, `sqrt((dx / w_gt)^2 + (dy / h_gt)^2)`; curve =
+  mean(error <= t) for t = 0, 0.01, ..., 0.5 (51 thresholds); the score is
+  the curve at 0.20. Checked against pytracking
+  (`pytracking/analysis/extract_results.py` `calc_err_center(...,
+  normalized=True)`, `threshold_set_center_norm = arange(51) / 100`;
+  `plot_results.py` `get_prec_curve`: `prec_curve[:, 20]`) and the LaSOT
+  toolkit (`utils/calc_seq_err_robust.m` with `norm_dst`,
+  `run_tracker_performance_evaluation.m`: `threshold_set_error / 100`,
+  ranked at `rank_idx = 21`, i.e. 0.20). The TrackingNet server reports
+  areas instead: `trackingnet_report`.
+* TrackingNet server (TrackingNet-devkit `metrics.py`, checked line by
+  line): boxes rounded to integers (half to even, as pandas), frame 0
+  replaced by the ground truth, pixel-inclusive IoU (`x2 = x + w - 1`, the
+  intersection's sides `+ 1`, rounded, clipped at 0), centres
+  `xy + (wh + 1) / 2`; success (IoU > t), precision and normalised precision
+  (error <= t) on 21 thresholds linspace over [0, 1], [0, 50] px and
+  [0, 0.5]; per-sequence curves averaged over sequences; each score is the
+  trapezoid area under its curve on x = linspace(0, 1, 21) (`np.trapz(...,
+  x=Success_X)`), i.e. the normalised area. Every frame is in the
+  denominator (a NaN box or ground truth is a miss).
+* Absent frames (`otb_scores(..., absent_rule=)`): 'exclude' leaves NaN
+  ground-truth rows out (got10k `ExperimentUAV123._calc_metrics`; the
+  UAV123 MATLAB toolkit and pytracking's 'uav' instead keep those frames in
+  the denominator as success misses and precision hits); 'miss'
+  scores frames flagged absent, and frames without ground truth, as misses
+  at every threshold with all frames in the denominator, and a ground truth
+  with a side <= 0 as a success miss but a precision hit (LaSOT toolkit
+  `calc_seq_err_robust.m` + `eval_tracker.m`: absent frames removed, then
+  divided by the full length; overlap and error -1 where a side is <= 0;
+  its success thresholds 0:0.05:1 and precision 0:50 px are OTB's).
 * GOT-10k: frame 0 is excluded, only frames with `cover > 0` count, IoUs are
   pooled over all frames of all sequences and runs (frame-weighted);
   AO = mean IoU, SR@t = mean(IoU > t).
@@ -26,7 +61,13 @@ Where got10k's behaviour is undefined or awkward we decide, and say so:
   error compare false with every threshold. got10k's GOT-10k AO would become
   NaN; ours counts those frames as 0.
 * NaN ground-truth rows (target absent / frame not annotated) are left out
-  of every mean. got10k has no such rows (it would score them as failures).
+  of every mean under 'exclude'. got10k's plain `ExperimentOTB` (OTB, NfS,
+  TColor128, DTB70) would score such rows as failures; those benchmarks have
+  none.
+* The LaSOT toolkit replaces an invalid prediction (NaN, a side <= 0) by the
+  previous frame's; we score it as it is (NaN: a miss). The LaSOT toolkit's
+  plots also drop sequences whose whole curve is 0 from the mean; we average
+  over all sequences, as pytracking does.
 * `iou(..., bound)` clips copies the way got10k does (x to [0, W], then w to
   [0, W - x]; a box partly left of the image is shifted, not cut). got10k
   clips its arguments in place.
@@ -52,6 +93,15 @@ from siamfc_jax.data.sequences import polygon_to_box
 # got10k ExperimentOTB: nbins_iou = 21, nbins_ce = 51.
 OTB_IOU_THRESHOLDS = np.linspace(0, 1, 21)
 OTB_ERROR_THRESHOLDS = np.arange(51)
+# Normalised precision: pytracking threshold_set_center_norm, LaSOT toolkit
+# threshold_set_error / 100 (norm_dst); the score at 0.20 (index 20).
+NORM_PRECISION_THRESHOLDS = np.arange(51) / 100
+NORM_PRECISION_INDEX = 20
+ABSENT_RULES = ("exclude", "miss")
+# TrackingNet-devkit metrics.py: n = 21 thresholds per curve.
+TRACKINGNET_IOU_THRESHOLDS = np.linspace(0, 1, 21)
+TRACKINGNET_ERROR_THRESHOLDS = np.linspace(0, 50, 21)
+TRACKINGNET_NORM_THRESHOLDS = np.linspace(0, 0.5, 21)
 # got10k ExperimentGOT10k._evaluate: 101-bin success curve.
 GOT10K_IOU_THRESHOLDS = np.linspace(0, 1, 101)
 # got10k rect_iou / poly_iou: union + eps.
@@ -141,6 +191,27 @@ def center_error(a, b) -> np.ndarray:
   return np.sqrt(np.sum((ca - cb) ** 2, axis=-1))
 
 
+def normalized_center_error(pred, gt) -> np.ndarray:
+  """Centre error normalised by the ground-truth size (TrackingNet, LaSOT).
+
+  `sqrt(((cx_p - cx_g) / w_g)^2 + ((cy_p - cy_g) / h_g)^2)`, centres as in
+  `center_error` (pytracking `calc_err_center(..., normalized=True)`).
+
+  Args:
+    pred: [..., 4] predicted boxes `[x, y, w, h]` in pixels.
+    gt: [..., 4] ground-truth boxes, same shape.
+
+  Returns:
+    [...] float64 errors in ground-truth box sizes (unitless); NaN where a
+    box is NaN, inf (or NaN) where a ground-truth side is 0.
+  """
+  pred, gt = _pair(pred, gt)
+  cp = pred[..., :2] + (pred[..., 2:] - 1) / 2
+  cg = gt[..., :2] + (gt[..., 2:] - 1) / 2
+  with np.errstate(divide="ignore", invalid="ignore"):
+    return np.sqrt(np.sum(((cp - cg) / gt[..., 2:]) ** 2, axis=-1))
+
+
 def _scores(values, name: str) -> np.ndarray:
   values = np.asarray(values, dtype=np.float64)
   if values.ndim != 1 or values.size == 0:
@@ -177,59 +248,184 @@ def precision_curve(errors, thresholds=OTB_ERROR_THRESHOLDS) -> np.ndarray:
   return np.mean(errors[:, None] <= np.asarray(thresholds)[None, :], axis=0)
 
 
-def otb_scores(pred, gt) -> dict[str, Any]:
-  """OTB one-pass scores of one sequence (got10k `ExperimentOTB.report`).
+def _frame_errors(pred: np.ndarray, gt: np.ndarray, absent,
+                  absent_rule: str):
+  """Per-frame (IoU, centre error, normalised error) under an absent rule,
+  NaN-free: a miss is IoU 0 and error +inf, a hit error -1."""
+  if absent_rule not in ABSENT_RULES:
+    raise ValueError(f"absent_rule must be one of {ABSENT_RULES}, got "
+                     f"{absent_rule!r}")
+  annotated = np.all(np.isfinite(gt), axis=-1)
+  if absent_rule == "exclude":
+    if not np.any(annotated):
+      raise ValueError("no frame has a finite ground-truth box")
+    pred, gt = pred[annotated], gt[annotated]
+    ious = iou(pred, gt)
+    errors = center_error(pred, gt)
+    norm_errors = normalized_center_error(pred, gt)
+  else:
+    n = len(gt)
+    flagged = (np.zeros(n, bool) if absent is None
+               else np.asarray(absent, dtype=bool))
+    if flagged.shape != (n,):
+      raise ValueError(f"absent must be [{n}] (one flag per frame), got "
+                       f"shape {flagged.shape}")
+    scored = annotated & ~flagged
+    ious, errors = np.zeros(n), np.full(n, np.inf)
+    norm_errors = np.full(n, np.inf)
+    ious[scored] = iou(pred[scored], gt[scored])
+    errors[scored] = center_error(pred[scored], gt[scored])
+    norm_errors[scored] = normalized_center_error(pred[scored], gt[scored])
+    # LaSOT toolkit: a present target with a side <= 0 has overlap -1 (a
+    # miss) and error -1 (a hit).
+    degenerate = scored & np.any(gt[:, 2:] <= 0, axis=-1)
+    ious[degenerate] = 0.0
+    errors[degenerate] = norm_errors[degenerate] = -1.0
+  ious[np.isnan(ious)] = 0.0
+  errors[np.isnan(errors)] = np.inf
+  norm_errors[np.isnan(norm_errors)] = np.inf
+  return ious, errors, norm_errors
+
+
+def otb_scores(pred, gt, absent=None,
+               absent_rule: str = "exclude") -> dict[str, Any]:
+  """One-pass scores of one sequence (got10k `ExperimentOTB.report`).
 
   Args:
     pred: [N, 4] predicted boxes; row 0 is replaced by `gt[0]`; NaN rows
       score IoU 0 and error +inf.
-    gt: [N, 4] ground-truth boxes; NaN rows are not scored.
+    gt: [N, 4] ground-truth boxes; NaN rows are not annotated.
+    absent: [N] bool, frames where the target is absent (used by 'miss').
+    absent_rule: 'exclude' (NaN ground-truth rows left out, got10k) or
+      'miss' (absent and unannotated frames are misses, LaSOT toolkit); see
+      the module docstring.
 
   Returns:
     Dict with `auc` (mean of the success curve), `precision20` (precision at
-    20 px), `success_rate` (IoU > 0.5), `success_curve` ([21] float64) and
-    `precision_curve` ([51] float64).
+    20 px), `success_rate` (IoU > 0.5), `norm_precision` (normalised
+    precision at 0.20), `success_curve` ([21] float64), `precision_curve`
+    ([51] float64), `norm_precision_curve` ([51] float64) and `frames` (the
+    frames in the denominator).
 
   Raises:
-    ValueError: shapes differ, or no frame has ground truth.
+    ValueError: shapes differ, a bad rule, or (under 'exclude') no frame has
+      ground truth.
   """
   pred, gt = _pair(pred, gt)
   if pred.ndim != 2 or len(pred) == 0:
     raise ValueError(f"expected [N, 4] boxes with N >= 1, got {pred.shape}")
   pred[0] = gt[0]
-  valid = np.all(np.isfinite(gt), axis=-1)
-  if not np.any(valid):
-    raise ValueError("no frame has a finite ground-truth box")
-  ious = iou(pred[valid], gt[valid])
-  errors = center_error(pred[valid], gt[valid])
-  ious[np.isnan(ious)] = 0.0
-  errors[np.isnan(errors)] = np.inf
+  ious, errors, norm_errors = _frame_errors(pred, gt, absent, absent_rule)
   succ = success_curve(ious)
   prec = precision_curve(errors)
+  norm = precision_curve(norm_errors, NORM_PRECISION_THRESHOLDS)
   return {"auc": float(np.mean(succ)), "precision20": float(prec[20]),
-          "success_rate": float(succ[10]), "success_curve": succ,
-          "precision_curve": prec}
+          "success_rate": float(succ[10]),
+          "norm_precision": float(norm[NORM_PRECISION_INDEX]),
+          "success_curve": succ, "precision_curve": prec,
+          "norm_precision_curve": norm, "frames": int(len(ious))}
 
 
-def otb_report(results: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
-  """OTB scores of a benchmark: the mean of per-sequence curves.
+def otb_report(results: Iterable[tuple], absent_rule: str = "exclude"
+               ) -> dict[str, Any]:
+  """One-pass scores of a benchmark: the mean of per-sequence curves.
 
   Args:
-    results: (pred [N_i, 4], gt [N_i, 4]) per sequence (see `otb_scores`).
+    results: (pred [N_i, 4], gt [N_i, 4]) or (pred, gt, absent [N_i] bool)
+      per sequence (see `otb_scores`).
+    absent_rule: see `otb_scores`.
 
   Returns:
-    Dict with `auc`, `precision20`, `success_rate` of the mean curves, the
-    mean `success_curve` [21] and `precision_curve` [51], and `sequences`,
-    the list of per-sequence `otb_scores` dicts.
+    Dict with `auc`, `precision20`, `success_rate`, `norm_precision` of the
+    mean curves, the mean `success_curve` [21], `precision_curve` [51] and
+    `norm_precision_curve` [51], and `sequences`, the list of per-sequence
+    `otb_scores` dicts.
   """
-  per_sequence = [otb_scores(pred, gt) for pred, gt in results]
+  per_sequence = []
+  for item in results:
+    if len(item) not in (2, 3):
+      raise ValueError("each result must be (pred, gt[, absent])")
+    absent = item[2] if len(item) == 3 else None
+    per_sequence.append(otb_scores(item[0], item[1], absent, absent_rule))
   if not per_sequence:
     raise ValueError("no sequences to score")
-  succ = np.mean([s["success_curve"] for s in per_sequence], axis=0)
-  prec = np.mean([s["precision_curve"] for s in per_sequence], axis=0)
+  mean = {key: np.mean([s[key] for s in per_sequence], axis=0)
+          for key in ("success_curve", "precision_curve",
+                      "norm_precision_curve")}
+  succ, prec = mean["success_curve"], mean["precision_curve"]
+  norm = mean["norm_precision_curve"]
   return {"auc": float(np.mean(succ)), "precision20": float(prec[20]),
-          "success_rate": float(succ[10]), "success_curve": succ,
-          "precision_curve": prec, "sequences": per_sequence}
+          "success_rate": float(succ[10]),
+          "norm_precision": float(norm[NORM_PRECISION_INDEX]),
+          "success_curve": succ, "precision_curve": prec,
+          "norm_precision_curve": norm, "sequences": per_sequence}
+
+
+def trackingnet_curves(pred, gt) -> dict[str, np.ndarray]:
+  """Per-sequence curves of the TrackingNet server (see the module
+  docstring).
+
+  Args:
+    pred: [N, 4] predicted boxes `[x, y, w, h]` (row 0 is replaced).
+    gt: [N, 4] ground-truth boxes, same coordinates.
+
+  Returns:
+    Dict with `success_curve`, `precision_curve`, `norm_precision_curve`,
+    each [21] float64 (`TRACKINGNET_*_THRESHOLDS`).
+  """
+  pred, gt = _pair(np.round(_as_boxes(pred, "pred")), np.round(
+      _as_boxes(gt, "gt")))
+  if pred.ndim != 2 or len(pred) == 0:
+    raise ValueError(f"expected [N, 4] boxes with N >= 1, got {pred.shape}")
+  pred[0] = gt[0]
+  lo = np.maximum(gt[:, :2], pred[:, :2])
+  hi = np.minimum(gt[:, :2] + gt[:, 2:] - 1, pred[:, :2] + pred[:, 2:] - 1)
+  inter = np.prod(np.maximum(np.round(hi - lo + 1), 0), axis=-1)
+  offset = ((gt[:, :2] + (gt[:, 2:] + 1) / 2) -
+            (pred[:, :2] + (pred[:, 2:] + 1) / 2))
+  with np.errstate(divide="ignore", invalid="ignore"):
+    ious = inter / (np.prod(gt[:, 2:], -1) + np.prod(pred[:, 2:], -1) - inter)
+    norm_errors = np.sqrt(np.sum((offset / gt[:, 2:]) ** 2, axis=-1))
+  errors = np.sqrt(np.sum(offset ** 2, axis=-1))
+  return {
+      "success_curve": success_curve(ious, TRACKINGNET_IOU_THRESHOLDS),
+      "precision_curve": precision_curve(errors,
+                                         TRACKINGNET_ERROR_THRESHOLDS),
+      "norm_precision_curve": precision_curve(norm_errors,
+                                              TRACKINGNET_NORM_THRESHOLDS)}
+
+
+def _unit_area(curve: np.ndarray) -> float:
+  """Trapezoid area under a curve sampled evenly on [0, 1]."""
+  return float(np.sum(curve[1:] + curve[:-1]) / 2 / (len(curve) - 1))
+
+
+def trackingnet_report(results: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
+  """The TrackingNet server's scores of a benchmark.
+
+  Args:
+    results: (pred [N_i, 4], gt [N_i, 4]) per sequence.
+
+  Returns:
+    Dict with `success`, `precision`, `norm_precision` (areas in [0, 1];
+    the server prints them times 100), the mean curves, and `sequences`,
+    the per-sequence curves and areas.
+  """
+  per_sequence = []
+  for pred, gt in results:
+    curves = trackingnet_curves(pred, gt)
+    per_sequence.append({
+        **curves, "success": _unit_area(curves["success_curve"]),
+        "precision": _unit_area(curves["precision_curve"]),
+        "norm_precision": _unit_area(curves["norm_precision_curve"])})
+  if not per_sequence:
+    raise ValueError("no sequences to score")
+  out = {}
+  for key in ("success", "precision", "norm_precision"):
+    curve = np.mean([s[f"{key}_curve"] for s in per_sequence], axis=0)
+    out[key], out[f"{key}_curve"] = _unit_area(curve), curve
+  out["sequences"] = per_sequence
+  return out
 
 
 def got10k_scores(results: Iterable[tuple]) -> dict[str, Any]:
