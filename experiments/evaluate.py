@@ -146,11 +146,6 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   benchmark = choose_benchmark(_DATASET.value, _ROOT.value)
   protocol = datasets.BENCHMARKS[benchmark].protocol
-  if protocol not in protocols.PROTOCOLS:
-    # TODO(merge #15): until protocols accepts every benchmark name (the
-    # scoring branch), score the one-pass benchmarks with the OTB protocol.
-    _log(f"protocol {protocol} not available yet; scoring with otb")
-    protocol = "otb"
   try:
     seqs = datasets.read(benchmark, _ROOT.value)
   except (FileNotFoundError, ValueError) as e:

@@ -14,6 +14,7 @@ from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from siamfc_jax.data import datasets as datasets_lib
 from siamfc_jax.data import sequences
 from siamfc_jax.evaluation import metrics
 from siamfc_jax.evaluation import protocols
@@ -57,7 +58,7 @@ def datasets(tmp_path_factory):
 
 def _read(datasets, protocol):
   root, _ = datasets[protocol]
-  return sequences.read_dataset(root, protocols.READ_KIND[protocol])
+  return datasets_lib.read(protocol, root)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Benchmark protocols: track a dataset, store, score, report and plot.
 
     tracker = Tracker.pretrained()
-    seqs = sequences.read_dataset("data/OTB", protocols.READ_KIND["otb"])
+    seqs = datasets.read("otb", "data/OTB")
     result = protocols.evaluate(tracker, seqs, "otb", "eval_output")
     print(protocols.format_table(result.report))
 
@@ -68,13 +68,6 @@ from siamfc_jax.evaluation.scoring import score  # noqa: F401
 from siamfc_jax.evaluation.scoring import VOT_BURNIN  # noqa: F401
 # pylint: enable=g-importing-member,unused-import
 
-# `read_dataset` kind of the protocols read by `sequences.read_dataset` (the
-# other benchmarks are read through `siamfc_jax.data.datasets`). OTB and VOT
-# protocols run on any layout (a folder may mix OTB and VOT sequences); a
-# GOT-10k test folder has no label files and would be detected as VOT, whose
-# reader rejects its one-line ground truth, so GOT-10k folders are read as
-# GOT-10k.
-READ_KIND = {"otb": "auto", "vot": "auto", "got10k": "got10k"}
 DEFAULT_BATCH = 8
 # A sequence joins a lock-step batch only if it is at least this fraction
 # of the batch's longest: `track_step_batch` computes every slot each frame,
@@ -322,7 +315,7 @@ def evaluate(tracker: tracker_lib.Tracker,
 
   Args:
     tracker: the tracker; `tracker.name` names its folders.
-    seqs: the dataset (e.g. `read_dataset(root, READ_KIND[protocol])`).
+    seqs: the dataset (e.g. `siamfc_jax.data.datasets.read(name, root)`).
     protocol: a name of `benchmarks.PROTOCOLS`.
     output: folder for `results/` and `reports/`.
     batch_size: most sequences tracked at once (see `run`).
