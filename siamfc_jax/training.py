@@ -354,10 +354,11 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
   (loss, (score, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params)
   updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-  if frozen:
-    stats = {name: (state.batch_stats[name]
-                    if f"conv{name.removeprefix('bn')}" in frozen else value)
-             for name, value in stats.items()}
+  if frozen:  # frozen layers keep their running moments
+    stats = jax.tree_util.tree_map_with_path(
+        lambda path, old, value: old if frozen_layer(
+            tuple(k.key for k in path)[:-1] + ("scale",), frozen) else value,
+        state.batch_stats, stats)
   new = state.replace(step=state.step + 1,
                       params=optax.apply_updates(state.params, updates),
                       batch_stats=stats, opt_state=opt_state)
