@@ -29,12 +29,14 @@ bundled network in the same way. Deliberate differences: none in the loss;
 "logistic+triplet" (`training.py`) is our addition (their code keeps a
 commented-out weighted sum of both).
 
-Hard negatives. Dong et al.'s Quadruplet network (2017) picks, in each
-tuple, the instance the current metric finds hardest as the triplet's
-negative; `hardest(neg, k)` does this inside the score map: only the k
-highest-scoring negatives of each map count (k = 1: the single hardest),
-chosen anew in every step by the current network. Positives are not mined
-(SiamFC's positives are the few central cells, all used).
+Hard negatives. Dong et al.'s Quadruplet network (arXiv 1705.07222, 2017)
+feeds its triplet loss, from each multi-tuple, the instances its similarity
+metric selects ("the most similar and the most dissimilar instances as the
+positive and negative inputs", abstract). We follow the hard-negative
+reading inside the score map: `hardest(neg, k)` keeps only the k negatives
+the current network scores highest (k = 1: the single hardest), chosen anew
+every step. Deliberate difference: positives are not mined (SiamFC's
+positives are the few central cells, all of them used).
 """
 
 import jax
