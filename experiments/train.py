@@ -41,6 +41,9 @@ def main(argv):
   result = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   if result["validation"]:
     print(f"Last validation: {result['validation'][-1]}")
+  if result["tracking"]:
+    best = max(result["tracking"], key=lambda t: t["auc"])
+    print(f"Best tracking validation: {best} (in {_WORKDIR.value}/best)")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ in [0, 255] with no mean subtraction (the original's `subMean = false`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -227,10 +227,14 @@ class Conv(nn.Module):
   Attributes:
     layer: the layer.
     split_groups: one convolution per group (True) or one grouped one.
+    dtype: compute dtype of the convolution (mixed precision): inputs and
+      kernel are cast to it, products accumulate and come out in float32;
+      the kernel stays a float32 parameter.
   """
 
   layer: ConvSpec
   split_groups: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -243,11 +247,16 @@ class Conv(nn.Module):
     kernel = self.param("kernel", he_fan_out,
                         (layer.kernel, layer.kernel, c_in // g, layer.features))
 
+    low = jnp.dtype(self.dtype) != jnp.float32
+
     def conv(x, k, groups):
+      if low:  # bfloat16 products, float32 sums and result
+        x, k = x.astype(self.dtype), k.astype(self.dtype)
       return lax.conv_general_dilated(
           x, k, window_strides=(layer.stride, layer.stride), padding="VALID",
           dimension_numbers=("NHWC", "HWIO", "NHWC"),
-          feature_group_count=groups)
+          feature_group_count=groups,
+          preferred_element_type=jnp.float32 if low else None)
 
     if g == 1 or not self.split_groups:
       y = conv(x, kernel, g)
@@ -270,12 +279,16 @@ class Embedding(nn.Module):
 
   spec: ModelSpec
   split_groups: bool = True  # see `Conv`
+  dtype: Any = jnp.float32  # compute dtype of the convolutions (`Conv`)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """Args: x: [B, H, W, 3] float32; train: BN uses batch statistics."""
+    """Args: x: [B, H, W, 3] float32; train: BN uses batch statistics.
+
+    BN, ReLU and pooling run in float32 whatever `dtype` is.
+    """
     for i, layer in enumerate(self.spec.layers, start=1):
-      x = Conv(layer, self.split_groups, name=f"conv{i}")(x)
+      x = Conv(layer, self.split_groups, self.dtype, name=f"conv{i}")(x)
       if layer.batch_norm:
         x = nn.BatchNorm(use_running_average=not train,
                          momentum=self.spec.bn_momentum,

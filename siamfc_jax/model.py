@@ -44,9 +44,11 @@ class SiamFC(nn.Module):
   adjust_scale_init: float = ADJUST_SCALE_ORIGINAL
   adjust_bias_init: float = 0.0
   split_groups: bool = True  # see `embedding.Conv`; same results either way
+  dtype: Any = jnp.float32  # the embedding's convolutions (mixed precision)
 
   def setup(self):
-    self.embedding = embedding_lib.Embedding(self.spec, self.split_groups)
+    self.embedding = embedding_lib.Embedding(self.spec, self.split_groups,
+                                             self.dtype)
     self.adjust_scale = self.param(
         "adjust_scale", nn.initializers.constant(self.adjust_scale_init), ())
     self.adjust_bias = self.param(

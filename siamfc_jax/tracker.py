@@ -183,24 +183,29 @@ class Tracker:
   def from_checkpoint(cls, path: str | os.PathLike,
                       params: tracking.TrackParams | str | None = None,
                       name: str | None = None,
-                      backend: str | None = None) -> Tracker:
+                      backend: str | None = None,
+                      which: str = "latest") -> Tracker:
     """Loads a checkpoint written by `checkpoints.save` (training, convert).
 
     Args:
-      path: checkpoint directory, a training workdir (its `tracker/`), or
-        a weights file (`from_weights`).
+      path: checkpoint directory, a training workdir (its `tracker/`, or
+        `best/` with `which="best"`), or a weights file (`from_weights`).
       params: tracking hyper-parameters or a preset name ("siamfc-3s",
         "siamfc-5s"); by default those saved in the checkpoint's config
         (`config["track"]`), else SiamFC-3s.
       name: tracker name; defaults to the directory name (the workdir's
         for a training workdir).
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
+      which: of a training workdir, "latest" (the final network) or "best"
+        (the best by validation tracking AUC, `training.TrackValidation`).
     """
     from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
+    if which not in ("latest", "best"):
+      raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
     if os.path.isfile(path):  # a weights file (.mat, .npz, .pth)
       return cls.from_weights(path, params, name, backend)
     name = name or os.path.basename(os.path.normpath(path))
-    trained = os.path.join(path, "tracker")  # a training workdir
+    trained = os.path.join(path, "tracker" if which == "latest" else "best")
     if os.path.isdir(trained) and not os.path.isfile(
         os.path.join(path, checkpoints.META_FILE)):
       path = trained

@@ -194,3 +194,34 @@ def dagnn_forward(params: dict, layers: list[dict],
       continue  # losses and error metrics
     v[layer["outputs"][0]] = y
   return v
+
+
+def triplet_loss_loops(score: np.ndarray, labels: np.ndarray,
+                       extra_neg: np.ndarray | None = None,
+                       topk: int = 0) -> float:
+  """Dong & Shen's triplet loss by explicit loops over (p, n) pairs.
+
+  Args:
+    score: [B, H, W] maps; labels: [H, W] in {-1, 0, +1}.
+    extra_neg: [B, K, H, W] maps of other pairs' search crops (every cell a
+      negative of exemplar b), or None.
+    topk: keep only the topk highest negatives of each exemplar (0: all).
+
+  Returns:
+    mean_b 1/(M N) sum_p sum_n -log(e^{v_p} / (e^{v_p} + e^{v_n})).
+  """
+  total = 0.0
+  for b in range(score.shape[0]):
+    pos = [float(v) for v, y in zip(score[b].ravel(), labels.ravel()) if y > 0]
+    neg = [float(v) for v, y in zip(score[b].ravel(), labels.ravel()) if y < 0]
+    if extra_neg is not None:
+      neg += [float(v) for v in extra_neg[b].ravel()]
+    if topk:
+      neg = sorted(neg, reverse=True)[:topk]
+    terms = []
+    for vp in pos:
+      for vn in neg:
+        prob = np.exp(vp) / (np.exp(vp) + np.exp(vn))
+        terms.append(-np.log(prob))
+    total += sum(terms) / (len(pos) * len(neg))
+  return total / score.shape[0]

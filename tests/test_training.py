@@ -9,9 +9,14 @@ import pytest
 
 from experiments.configs import cfnet
 from experiments.configs import tiny
+from siamfc_jax import checkpoints
+from siamfc_jax import labels as labels_lib
+from siamfc_jax import losses
+from siamfc_jax import model as model_lib
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import training
 from siamfc_jax.data import synthetic
+from tests import fake_datasets
 
 
 def _config(**overrides):
@@ -204,3 +209,114 @@ def test_configs_that_cannot_train_are_refused_before_anything_runs(
   with pytest.raises(ValueError, match=match):
     training.train_and_evaluate(config, tmp_path / "run")
   assert not (tmp_path / "run").exists()
+
+
+def test_bfloat16_loss_is_close_to_float32_on_the_same_batch():
+  config = _config(loss="logistic+triplet", in_batch_negatives=2)
+  spec = training.model_spec(config)
+  state = training.create_train_state(spec, jax.random.key(0),
+                                      optax.identity())
+  batch = next(synthetic.PairStream(3, 8, 103, 151))
+  label_map, weight_map = labels_lib.make_labels(7)
+  spec_loss = training.loss_spec(config)
+
+  @jax.jit
+  def both(variables):
+    out = []
+    for dtype in (jnp.float32, jnp.bfloat16):
+      score, _, extra = training._forward(  # pylint: disable=protected-access
+          spec, variables, batch, True, dtype, spec_loss.in_batch)
+      out.append(training.training_loss(score, extra, label_map,
+                                        weight_map, spec_loss))
+    return out
+
+  f32, bf16 = both(state.variables)
+  assert np.isfinite(bf16)
+  # bfloat16 keeps 8 bits of mantissa: products err by ~0.4 %, sums stay
+  # float32, so the loss of the same batch agrees to 1 %.
+  np.testing.assert_allclose(bf16, f32, rtol=1e-2)
+
+
+def test_unknown_frozen_layer_and_bad_options_are_refused(tmp_path):
+  for overrides, match in [(dict(freeze="conv9"), "no layer 'conv9'"),
+                           (dict(loss="hinge"), "config.loss"),
+                           (dict(in_batch_negatives=8), "in_batch_negatives"),
+                           (dict(compute_dtype="float16"), "compute_dtype")]:
+    with pytest.raises(ValueError, match=match):
+      training.train_and_evaluate(_config(**overrides), tmp_path / "run")
+
+
+def test_init_from_pretrained_reproduces_the_bundled_networks_scores():
+  config = _config(init_from="pretrained")
+  spec, variables = training.initial_network(config)
+  state = training.create_train_state(
+      spec, jax.random.key(0), training.make_optimizer(
+          optax.constant_schedule(0.1)), variables)
+  rng = np.random.default_rng(0)
+  batch = {"z": rng.integers(0, 256, (1, 127, 127, 3), np.uint8),
+           "x": rng.integers(0, 256, (1, 239, 239, 3), np.uint8)}
+  label_map, weight_map = labels_lib.make_labels(15)
+  ours = training.eval_step(state, batch, spec=spec, label_map=label_map,
+                            weight_map=weight_map)
+  tracker = tracker_lib.Tracker.pretrained(backend="jax")
+  z = model_lib.template(tracker.spec, tracker.variables,
+                         batch["z"].astype(np.float32))
+  x = model_lib.embed(tracker.spec, tracker.variables,
+                      batch["x"].astype(np.float32))
+  score = model_lib.score(tracker.spec, tracker.variables, z, x)
+  want = losses.balanced_logistic_loss(score, label_map, weight_map)
+  assert float(ours["loss"]) == float(want)
+  np.testing.assert_array_equal(
+      state.params["embedding"]["conv1"]["kernel"],
+      tracker.variables["params"]["embedding"]["conv1"]["kernel"])
+
+
+def test_resumed_run_with_every_new_option_is_bit_exact(tmp_path):
+  # Fine-tuned from a checkpoint, frozen conv1, triplet + logistic loss,
+  # in-batch and mined negatives, bfloat16, validation by tracking.
+  start = tmp_path / "start"
+  spec = training.model_spec(_config())
+  checkpoints.save(start, spec, model_lib.init(spec, jax.random.key(7)))
+  fake_datasets.write_otb(tmp_path / "val", {"a": 6})
+  config = _config(pairs_per_epoch=32, checkpoint_every_steps=1000,
+                   val_batches=1, init_from=str(start), freeze="conv1",
+                   loss="logistic+triplet", triplet_weight=0.5,
+                   in_batch_negatives=2, hard_negatives_topk=30,
+                   compute_dtype="bfloat16", track_val_every_steps=3)
+  with config.unlocked():
+    config.track_val.root = str(tmp_path / "val")
+    config.track_val.max_frames = 4
+  whole = training.train_and_evaluate(config, tmp_path / "whole")
+  with config.unlocked():
+    config.stop_after_steps = 5
+  training.train_and_evaluate(config, tmp_path / "split")
+  with config.unlocked():
+    config.stop_after_steps = 0
+  resumed = training.train_and_evaluate(config, tmp_path / "split")
+  assert int(resumed["state"].step) == int(whole["state"].step) == 8
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(whole["state"]),
+               jax.device_get(resumed["state"]))
+  # Tracked at 0, 3, 6, 8 (the end), the resumed half at 6 and 8.
+  assert [t["step"] for t in whole["tracking"]] == [0, 3, 6, 8]
+  assert whole["tracking"][2:] == resumed["tracking"]
+  assert all(0 <= t["auc"] <= 1 for t in whole["tracking"])
+  best = max(whole["tracking"], key=lambda t: t["auc"])
+  for run in ("whole", "split"):
+    tracker = tracker_lib.Tracker.from_checkpoint(tmp_path / run,
+                                                  backend="jax", which="best")
+    _, _, saved = checkpoints.load(tmp_path / run / "best")
+    assert saved["track_val"]["step"] == best["step"]
+    assert tracker.spec == spec
+  # conv1 (and its BN) frozen: as loaded after 8 steps; conv2 trained.
+  init = checkpoints.load(start)[1]
+  state = jax.device_get(whole["state"])
+  for part in ("conv1", "bn1"):
+    jax.tree.map(np.testing.assert_array_equal,
+                 init["params"]["embedding"][part],
+                 state.params["embedding"][part])
+  jax.tree.map(np.testing.assert_array_equal,
+               init["batch_stats"]["embedding"]["bn1"],
+               state.batch_stats["embedding"]["bn1"])
+  assert not np.array_equal(init["params"]["embedding"]["conv2"]["kernel"],
+                            state.params["embedding"]["conv2"]["kernel"])
+  assert all(np.isfinite(h["loss"]) for h in whole["history"])

@@ -83,6 +83,35 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Stop after this many steps (0: run to the end); simulates preemption.
   c.stop_after_steps = 0
 
+  # Loss (`losses.py`): "logistic" (Eq. 4), "triplet" (Dong & Shen, ECCV
+  # 2018) or "logistic+triplet" (logistic + triplet_weight x triplet).
+  c.loss = "logistic"
+  c.triplet_weight = 1.0
+  # Hard negatives. In-batch: each exemplar also meets the search crops of
+  # the next K pairs of its batch (whole maps of negatives; 0: off, at most
+  # batch_size - 1). Mining: only the k highest-scoring negatives of each
+  # exemplar count (0: all).
+  c.in_batch_negatives = 0
+  c.hard_negatives_topk = 0
+  # Fine-tuning: start from "pretrained" (the bundled original network), a
+  # checkpoint directory or training workdir, or a .mat / .pth / .npz file
+  # ("": a fresh network of `model`); its architecture replaces `model`.
+  c.init_from = ""
+  # Layers whose parameters and BN moments stay fixed: "conv1,conv2",
+  # "adjust" (the output gain and bias), ...; "" for none.
+  c.freeze = ""
+  # Compute dtype of the embedding's convolutions: "float32" or "bfloat16"
+  # (parameters, optimiser state, BN and the loss stay float32).
+  c.compute_dtype = "float32"
+
+  # Validation by tracking: every `track_val_every_steps` steps (0: every
+  # epoch) the current net tracks the first `max_frames` frames (0: all) of
+  # each sequence of the folder `root` (any layout `read_dataset` reads;
+  # "": off); success AUC and precision are logged and the best net by AUC
+  # is kept in workdir/best.
+  c.track_val = ml_collections.ConfigDict(dict(root="", max_frames=0))
+  c.track_val_every_steps = 0
+
   # Tracking hyper-parameters saved with the trained network (SiamFC-3s).
   c.track = ml_collections.ConfigDict(dict(
       num_scales=3, scale_step=1.0375, scale_penalty=0.9745, scale_lr=0.59,
