@@ -19,6 +19,7 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
+from experiments import cli
 from siamfc_jax import benchmarking
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -55,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

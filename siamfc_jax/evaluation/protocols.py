@@ -30,7 +30,11 @@ a folder mixing OTB and VOT layouts keeps each file comparable with its
 ground truth. Reports and plots go to `<output>/reports/<OTB|GOT-10k|VOT>/
 <tracker>/` (`report.json`, `success_plots.png`, `precision_plots.png`).
 
-Scores are those of `metrics` (checked equal to the toolkit). Speeds follow
+Frames without ground truth (NaN rows: absent targets, or the end of a
+ground truth shorter than the frames, see `sequences.match_lengths`) are
+tracked but not scored; VOT runs are cut after the last annotated frame, so
+EAO does not count those frames as zero overlap. Scores are those of
+`metrics` (checked equal to the toolkit). Speeds follow
 the toolkit too: fps = mean(1 / t) over frames with t > 0, per sequence; the
 OTB overall fps is the mean over sequences, the GOT-10k and VOT ones pool
 all frames. A batched run (`tracker.track_many`) cannot time single
@@ -300,10 +304,7 @@ def read_vot_records(path: os.PathLike | str, origin: int = 0) -> list[Any]:
 
 
 def _first_box(seq: sequences_lib.Sequence) -> np.ndarray:
-  if not np.all(np.isfinite(seq.boxes[0])):
-    raise ValueError(f"{seq.meta.get('gt_file') or seq.name}: the first frame "
-                     f"of {seq.name} has no ground-truth box to start from")
-  return seq.boxes[0]
+  return sequences_lib.first_box(seq)
 
 
 def length_batches(seqs: Sequence[sequences_lib.Sequence],
@@ -597,10 +598,21 @@ def _score_got10k(runs) -> tuple[dict, dict]:
   return overall, per_seq
 
 
+def _annotated_length(seq: sequences_lib.Sequence) -> int:
+  """Frames up to the last one with a finite ground-truth box."""
+  annotated = np.flatnonzero(np.all(np.isfinite(seq.boxes), axis=-1))
+  return int(annotated[-1]) + 1 if annotated.size else 0
+
+
 def _score_vot(runs, eao_interval) -> tuple[dict, dict]:
   per_seq, results, all_seconds = {}, [], []
   for seq, records, seconds in runs:
-    regions = seq.meta.get("polygons", seq.boxes)
+    # Frames after the last annotated one (a ground truth shorter than the
+    # frames: `sequences.match_lengths`) are tracked but not scored, not even
+    # as the zero overlaps EAO gives unannotated frames inside a run.
+    n = _annotated_length(seq)
+    records = records[:n]
+    regions = seq.meta.get("polygons", seq.boxes)[:n]
     overlaps = metrics.vot_overlaps(records, regions, frame_size(seq))
     accuracy, _ = metrics.vot_accuracy(records, overlaps, VOT_BURNIN)
     per_seq[seq.name] = {"frames": len(seq), "accuracy": accuracy,
