@@ -35,7 +35,8 @@ def _break(folder: pathlib.Path, case: str) -> str:
     return f"{frame}"
   if case == "missing_frame":
     frame.unlink()
-    return f"frame {BAD} missing between {BAD - 1:04d}.jpg and {BAD + 1:04d}.jpg"
+    return (f"frame {BAD} missing between {BAD - 1:04d}.jpg and "
+            f"{BAD + 1:04d}.jpg")
   if case == "frame_of_another_size":
     Image.new("RGB", (40, 30)).save(frame)
     return "frame shape (30, 40, 3) differs"
