@@ -3,6 +3,7 @@
 import json
 import math
 import pathlib
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -135,6 +136,18 @@ def test_numbering_may_start_anywhere(tmp_path):
   _write_frames(folder / "img", ["0247.jpg", "0248.jpg"])
   (folder / "groundtruth_rect.txt").write_text("1,1,2,2\n" * 2)
   assert len(sequences.read_otb(folder)) == 2
+
+
+def test_otb_david_starts_at_its_first_annotated_frame(tmp_path, monkeypatch):
+  # OTB's David: 770 frames, 471 boxes for frames 300-770 (here 3-5 of 5).
+  monkeypatch.setitem(sequences.OTB_ANNOTATION_START, "david", 3)
+  folder = _otb(tmp_path, "1,1,2,2\n2,2,2,2\n3,3,2,2\n", n=5, name="David")
+  with warnings.catch_warnings():  # lines and frames match: no warning
+    warnings.simplefilter("error", sequences.GroundTruthWarning)
+    seq = sequences.read_otb(folder)
+  assert [pathlib.Path(f).name for f in seq.frames] == [
+      "0003.jpg", "0004.jpg", "0005.jpg"]
+  np.testing.assert_array_equal(seq.boxes[0], [0, 0, 2, 2])
 
 
 @pytest.mark.parametrize("text,message", [

@@ -27,9 +27,11 @@ from the first box) and the missing rows are NaN, so only the annotated
 frames are scored. Either way one `GroundTruthWarning` names the file and
 both counts. Per-frame label and tag files follow the ground truth. A gap or
 a repeated number in the frame numbering is an error: the alignment of lines
-and frames is then unknown. Deliberate difference: the got10k toolkit trims
-the frames of a short OTB ground truth (Diving, Freeman3, ...); we keep and
-track them, unscored.
+and frames is then unknown. OTB's David, annotated from frame 300 on, starts
+there (`OTB_ANNOTATION_START`, as the OTB and got10k toolkits do).
+Deliberate difference: the got10k toolkit trims the frames of a short OTB
+ground truth (Diving, Football1, Freeman3, Freeman4); we keep and track
+them, unscored.
 
 Malformed input raises `FileNotFoundError` (missing folder, no frames) or
 `ValueError` naming the file and, for ground truth, the 1-based line and its
@@ -53,6 +55,10 @@ _SEPARATORS = re.compile(r"[,\s]+")
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _OTB_TARGET = re.compile(r"^groundtruth_rect\.(\d+)\.txt$")
 # Files whose presence marks a GOT-10k sequence (VOT has none of them).
+# OTB sequences annotated from a later frame than their first file: name ->
+# first annotated frame number (the OTB toolkit's `startFrame`, as the got10k
+# toolkit's OTB reader cuts David: frames 0300-0770 of 0001-0770).
+OTB_ANNOTATION_START = {"david": 300}
 _GOT10K_MARKERS = ("absence.label", "cover.label", "cut_by_image.label",
                    "meta_info.ini")
 
@@ -260,6 +266,12 @@ def read_numbers(path: os.PathLike | str, counts: tuple[int, ...],
   return (rows, lengths) if return_counts else rows
 
 
+def _frame_number(frame: os.PathLike | str) -> float:
+  """The last number in a frame's name (inf without one)."""
+  match = _LAST_NUMBER.search(pathlib.Path(frame).stem)
+  return int(match.group(1)) if match else math.inf
+
+
 def check_numbering(frames: SequenceOf[os.PathLike | str]) -> None:
   """Checks that numbered frames have consecutive numbers.
 
@@ -274,11 +286,8 @@ def check_numbering(frames: SequenceOf[os.PathLike | str]) -> None:
     ValueError: a number is missing (a gap) or repeated, naming the folder
       and the frames on either side.
   """
-  numbered = []
-  for frame in frames:
-    match = _LAST_NUMBER.search(pathlib.Path(frame).stem)
-    if match:
-      numbered.append((int(match.group(1)), pathlib.Path(frame)))
+  numbered = [(_frame_number(f), pathlib.Path(f)) for f in frames]
+  numbered = [(k, f) for k, f in numbered if k != math.inf]
   for (a, path_a), (b, path_b) in zip(numbered, numbered[1:]):
     if b == a:
       raise ValueError(
@@ -378,6 +387,10 @@ def read_otb(path: os.PathLike | str, target: int | None = None) -> Sequence:
     name = f"{path.name}.{target}"
   boxes = read_numbers(gt_file, (4,))
   frames = _frames_in(path, ("img",), "OTB")
+  start = OTB_ANNOTATION_START.get(path.name.lower())
+  if (start is not None and len(boxes) < len(frames) and
+      any(_frame_number(f) == start for f in frames)):
+    frames = [f for f in frames if _frame_number(f) >= start]
   boxes, frames = match_lengths(gt_file, boxes, frames)
   boxes = boxes.copy()
   boxes[:, :2] -= 1  # OTB is 1-based.
