@@ -8,8 +8,9 @@ The library refuses bad input with a `ValueError`, `FileNotFoundError` or
 of the command line needs that message, not the 20 lines of stack above it:
 `run` prints it as one line, `<program>: error: <message>`, and exits with
 status 1 (absl's `app.UsageError` too, with its exit code, instead of
-absl's usage text). Whatever the program wrote before (boxes, results) is
-kept. Any other exception is a bug and keeps its traceback. Set
+absl's usage text; a flag that does not parse adds "(see --help)").
+Whatever the program wrote before (boxes, results) is kept. Any other
+exception is a bug and keeps its traceback. Set
 `SIAMFC_VERBOSE=1` in the environment to get the traceback of every error.
 
 Warnings of the library (`sequences.GroundTruthWarning`, ...) are printed
@@ -92,7 +93,8 @@ def catch_input_errors(main: Callable[[list[str]], Any]
     except app.UsageError as e:
       if verbose():
         raise
-      print_error(f"{e} (see --help)")
+      # Mains also raise it for refused input, so no "see --help" here.
+      print_error(e)
       sys.exit(e.exitcode)
     except INPUT_ERRORS as e:
       if verbose():
