@@ -30,6 +30,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from experiments import cli
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.data import sequences
@@ -151,4 +152,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -23,6 +23,7 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
+from experiments import cli
 from siamfc_jax import benchmarking
 from siamfc_jax import training
 
@@ -75,4 +76,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

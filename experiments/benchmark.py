@@ -30,6 +30,7 @@ from absl import flags
 import jax
 import numpy as np
 
+from experiments import cli
 from siamfc_jax import benchmarking
 from siamfc_jax import embedding
 from siamfc_jax import model
@@ -328,4 +329,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

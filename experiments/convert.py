@@ -10,14 +10,13 @@ written unless the import succeeds (and then atomically).
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 
+from experiments import cli
 from siamfc_jax import checkpoints
 from siamfc_jax import convert as convert_lib
 from siamfc_jax import tracker as tracker_lib
@@ -95,12 +94,12 @@ def main(argv):
   try:
     spec, variables = convert(_SRC.value, _OUT.value, _FORMAT.value,
                               _OVERWRITE.value, _PTH_ARCH.value)
-  except (FileNotFoundError, FileExistsError, ValueError) as e:
-    sys.exit(f"conversion failed, nothing written: {e}")
+  except cli.INPUT_ERRORS as e:  # one line (cli.run), same type
+    raise type(e)(f"conversion failed, nothing written: {e}") from e
   print(describe(spec, variables))
   print(f"\nwrote {_OUT.value}")
 
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["src", "out"])
-  app.run(main)
+  cli.run(main)

@@ -30,6 +30,7 @@ from absl import app
 from absl import flags
 import jax
 
+from experiments import cli
 from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
@@ -173,4 +174,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

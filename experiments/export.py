@@ -17,6 +17,7 @@ from absl import flags
 import jax
 import numpy as np
 
+from experiments import cli
 from siamfc_jax import export
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
@@ -108,4 +109,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from experiments import cli
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
@@ -87,7 +88,8 @@ def open_input(seq: str | None, init_box: str | None):
   else:
     s = sequences.read_sequence(seq)
   has_gt = len(s.boxes) > 1 and np.isfinite(s.boxes[1:]).any()
-  return (s.name, list(s.frames), s.boxes[0] if box is None else box,
+  return (s.name, list(s.frames),
+          sequences.first_box(s) if box is None else box,
           s.boxes if has_gt else None)
 
 
@@ -165,4 +167,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -262,6 +262,32 @@ def test_vot_report_equals_metrics_computed_directly(evaluated, datasets):
   assert np.isnan(want["eao"]) and report["overall"]["eao"] is None
 
 
+def test_vot_frames_after_the_last_annotated_one_are_not_scored(
+    evaluated, datasets):
+  """A ground truth shorter than the frames (`sequences.match_lengths`)."""
+  output, _ = evaluated["vot"]
+  seq = next(s for s in _read(datasets, "vot") if s.name == "steady")
+  n = len(seq) - 2
+  boxes, polygons = seq.boxes.copy(), seq.meta["polygons"].copy()
+  boxes[n:], polygons[n:] = np.nan, np.nan
+  short = sequences.Sequence(seq.name, seq.frames, boxes,
+                             dict(seq.meta, polygons=polygons))
+  report = protocols.score([short], "vot", output, "tiny", (1, n))
+  folder = output / "results" / "VOT" / "tiny" / "baseline" / seq.name
+  records = protocols.read_vot_records(folder / f"{seq.name}_001.txt")
+  size = (fake_datasets.WIDTH, fake_datasets.HEIGHT)
+
+  def scores(k):
+    overlaps = metrics.vot_overlaps(records[:k], polygons[:k], size)
+    return metrics.vot_report([[(records[:k], overlaps)]], (1, n))
+
+  want, uncut = scores(n), scores(len(seq))
+  for key in ("accuracy", "failures", "eao"):
+    assert report["overall"][key] == pytest.approx(want[key], abs=1e-12)
+  # Uncut, EAO would count the unannotated frames as zero overlap.
+  assert report["overall"]["eao"] > uncut["eao"] + 0.01
+
+
 def test_plots_are_png_files_and_include_other_trackers(
     evaluated, datasets, variables):
   output, result = evaluated["otb"]

@@ -3,6 +3,7 @@
 import json
 import math
 import pathlib
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -78,18 +79,87 @@ def test_otb_targets_become_sequences_named_with_their_number(tmp_path):
   assert sequences.read_sequence(folder, target=2).name == "Jogging.2"
 
 
-@pytest.mark.parametrize("short_gt,frames,last_box", [
-    ("trim", 2, [1, 1, 2, 2]),
-    ("pad", 3, [math.nan] * 4),
+def test_longer_ground_truth_uses_the_first_lines_with_one_warning(tmp_path):
+  folder = _otb(tmp_path, "2,2,2,2\n3,3,2,2\n4,4,2,2\n5,5,2,2\n6,6,2,2\n",
+                n=3)
+  with pytest.warns(sequences.GroundTruthWarning) as record:
+    seq = sequences.read_otb(folder)
+  assert len(record) == 1
+  assert str(record[0].message) == (
+      f"{folder / 'groundtruth_rect.txt'}: 5 ground-truth lines but 3 "
+      "frames: using the first 3 lines")
+  assert len(seq) == 3
+  np.testing.assert_array_equal(seq.boxes[-1], [3, 3, 2, 2])
+
+
+def test_shorter_ground_truth_keeps_every_frame_with_nan_rows(tmp_path):
+  folder = _otb(tmp_path, "2,2,2,2\n3,3,2,2\n", n=4)
+  with pytest.warns(sequences.GroundTruthWarning,
+                    match=r"2 ground-truth lines but 4 frames: tracking all "
+                    r"4 frames, scoring the first 2") as record:
+    seq = sequences.read_otb(folder)
+  assert len(record) == 1 and len(seq) == 4
+  np.testing.assert_array_equal(seq.boxes[1], [2, 2, 2, 2])
+  assert np.all(np.isnan(seq.boxes[2:]))
+
+
+def test_match_lengths_cuts_or_pads_rows_of_any_width(tmp_path):
+  frames = [tmp_path / f"{i}.jpg" for i in (7, 8, 9)]
+  rows = np.arange(16.0).reshape(2, 8)
+  with pytest.warns(sequences.GroundTruthWarning, match="gt.txt: 2 "):
+    out, out_frames = sequences.match_lengths("gt.txt", rows, frames)
+  assert out.shape == (3, 8) and out_frames == frames
+  np.testing.assert_array_equal(out[:2], rows)
+  assert np.all(np.isnan(out[2]))
+  with pytest.warns(sequences.GroundTruthWarning, match="using the first 1"):
+    out, _ = sequences.match_lengths("gt.txt", rows, frames[:1])
+  np.testing.assert_array_equal(out, rows[:1])
+
+
+@pytest.mark.parametrize("names,message", [
+    (["0001.jpg", "0002.jpg", "0004.jpg"],
+     r"img: frame 3 missing between 0002\.jpg and 0004\.jpg"),
+    (["0001.jpg", "0002.jpg", "0006.jpg"], r"frame 3 to 5 missing"),
+    (["0001.jpg", "0002.jpg", "2.png"],
+     r"frames 0002\.jpg and 2\.png have the same number 2"),
 ])
-def test_short_otb_ground_truth_is_trimmed_or_padded_only_on_request(
-    tmp_path, short_gt, frames, last_box):
-  folder = _otb(tmp_path, "2,2,2,2\n2,2,2,2\n", n=3)
-  with pytest.raises(ValueError, match="2 ground-truth lines but 3 frames"):
+def test_gap_in_frame_numbering_is_an_error(tmp_path, names, message):
+  folder = tmp_path / "Seq"
+  _write_frames(folder / "img", names)
+  (folder / "groundtruth_rect.txt").write_text("1,1,2,2\n" * 3)
+  with pytest.raises(ValueError, match=message):
     sequences.read_otb(folder)
-  seq = sequences.read_otb(folder, short_gt=short_gt)
-  assert len(seq) == frames
-  np.testing.assert_array_equal(seq.boxes[-1], last_box)
+
+
+def test_numbering_may_start_anywhere(tmp_path):
+  folder = tmp_path / "BlurCar1"
+  _write_frames(folder / "img", ["0247.jpg", "0248.jpg"])
+  (folder / "groundtruth_rect.txt").write_text("1,1,2,2\n" * 2)
+  assert len(sequences.read_otb(folder)) == 2
+
+
+def test_otb_david_starts_at_its_first_annotated_frame(tmp_path, monkeypatch):
+  # OTB's David: 770 frames, 471 boxes for frames 300-770 (here 3-5 of 5).
+  monkeypatch.setitem(sequences.OTB_ANNOTATION_START, "david", 3)
+  folder = _otb(tmp_path, "1,1,2,2\n2,2,2,2\n3,3,2,2\n", n=5, name="David")
+  with warnings.catch_warnings():  # lines and frames match: no warning
+    warnings.simplefilter("error", sequences.GroundTruthWarning)
+    seq = sequences.read_otb(folder)
+  assert [pathlib.Path(f).name for f in seq.frames] == [
+      "0003.jpg", "0004.jpg", "0005.jpg"]
+  np.testing.assert_array_equal(seq.boxes[0], [0, 0, 2, 2])
+
+
+@pytest.mark.parametrize("text,message", [
+    ("nan,nan,nan,nan\n1,1,2,2\n", r"groundtruth_rect\.txt:1: the first "
+     r"frame has no box"),
+    ("1,1,0,2\n1,1,2,2\n", r"groundtruth_rect\.txt:1: the first box has "
+     r"width 0 and height 2, expected both > 0"),
+])
+def test_first_box_must_be_finite_with_positive_size(tmp_path, text, message):
+  seq = sequences.read_otb(_otb(tmp_path, text, n=2))
+  with pytest.raises(ValueError, match=message):
+    sequences.first_box(seq)
 
 
 @pytest.mark.parametrize("text,message", [
@@ -98,10 +168,6 @@ def test_short_otb_ground_truth_is_trimmed_or_padded_only_on_request(
     ("1,2,3,4\n1,2,3\n1,2,3,4\n",
      r"groundtruth_rect\.txt:2: 3 values in line '1,2,3', expected 4"),
     ("1,2,3,4\n\n1,2,3,4\n", r"groundtruth_rect\.txt:2: blank line"),
-    ("1,2,3,4\n1,2,3,4\n",
-     r"groundtruth_rect\.txt: 2 ground-truth lines but 3 frames"),
-    ("1,2,3,4\n" * 4,
-     r"groundtruth_rect\.txt: 4 ground-truth lines but 3 frames"),
     ("\n\n", r"groundtruth_rect\.txt: empty file"),
 ])
 def test_malformed_ground_truth_names_file_and_line(tmp_path, text, message):
@@ -157,6 +223,42 @@ def test_vot_polygons_become_boxes_as_get_axis_aligned_bb(tmp_path):
                                 [False, True, False])
 
 
+@pytest.mark.parametrize("gt_lines", [5, 2])
+def test_vot_polygons_and_tags_are_cut_or_padded_with_the_boxes(
+    tmp_path, gt_lines):
+  folder = tmp_path / "car1"
+  _write_frames(folder / "color", ["1.jpg", "2.jpg", "3.jpg"])
+  polygons = np.arange(gt_lines * 8, dtype=np.float64).reshape(-1, 8)
+  (folder / "groundtruth.txt").write_text(
+      "\n".join(",".join(f"{v:g}" for v in row) for row in polygons) + "\n")
+  (folder / "camera_motion.tag").write_text("1\n" * gt_lines)
+  (folder / "occlusion.tag").write_text("0\n1\n")
+  with pytest.warns(sequences.GroundTruthWarning,
+                    match=f"{gt_lines} ground-truth lines but 3 frames"):
+    seq = sequences.read_vot(folder)
+  n = min(gt_lines, 3)
+  assert len(seq) == 3 and seq.meta["polygons"].shape == (3, 8)
+  np.testing.assert_array_equal(seq.meta["polygons"][:n], polygons[:n])
+  np.testing.assert_array_equal(seq.boxes[:n],
+                                sequences.polygon_to_box(polygons[:n]))
+  assert np.all(np.isnan(seq.meta["polygons"][n:]))
+  assert np.all(np.isnan(seq.boxes[n:]))
+  np.testing.assert_array_equal(seq.meta["tags"]["camera_motion"],
+                                [True] * n + [False] * (3 - n))
+  np.testing.assert_array_equal(seq.meta["tags"]["occlusion"],
+                                [False, True, False])
+
+
+def test_vot_tag_longer_than_frames_and_ground_truth_is_an_error(tmp_path):
+  folder = tmp_path / "car1"
+  _write_frames(folder, ["1.jpg", "2.jpg"])
+  (folder / "groundtruth.txt").write_text("1,2,3,4\n" * 2)
+  (folder / "occlusion.tag").write_text("0\n" * 3)
+  with pytest.raises(ValueError, match=r"occlusion\.tag: 3 lines but 2 "
+                     r"frames and 2 ground-truth lines"):
+    sequences.read_vot(folder)
+
+
 def test_vot_line_with_six_values_is_rejected(tmp_path):
   folder = tmp_path / "bag"
   _write_frames(folder, ["1.jpg"])
@@ -209,6 +311,18 @@ def test_got10k_label_of_wrong_length_names_the_label_file(tmp_path):
                    cover="8\n8\n")
   with pytest.raises(ValueError, match=r"cover\.label: 2 lines but 3 frames"):
     sequences.read_got10k(folder)
+
+
+def test_got10k_labels_follow_a_short_ground_truth(tmp_path):
+  folder = _got10k(tmp_path, "a", "1,2,3,4\n5,6,7,8\n", absence="0\n1\n",
+                   cover="8\n3\n")
+  with pytest.warns(sequences.GroundTruthWarning, match="2 ground-truth "
+                    "lines but 3 frames"):
+    seq = sequences.read_got10k(folder)
+  assert len(seq) == 3 and np.all(np.isnan(seq.boxes[1:]))
+  np.testing.assert_array_equal(seq.meta["cover"], [8, 3, 0])
+  np.testing.assert_array_equal(seq.meta["absence"], [False, True, False])
+  np.testing.assert_array_equal(seq.meta["cut_by_image"], [False, False, True])
 
 
 def test_dataset_follows_list_txt_order_else_sorted_folders(tmp_path):

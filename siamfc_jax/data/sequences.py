@@ -19,9 +19,23 @@ continuous coordinates (pixel column j covers [j, j + 1)). Conversions:
 Frames are the `*.jpg`, `*.jpeg`, `*.png` and `*.bmp` files of the frame
 folder, sorted by the last number in their names (`2.jpg` before `10.jpg`).
 
+Ground truth is matched to the frames by one rule in every reader
+(`match_lengths`), as the benchmark toolkits do with real downloads (VOT2015
+car1 ships 742 lines for 252 frames): more lines than frames -> the first N
+lines are used; fewer lines than frames -> every frame is kept (and tracked
+from the first box) and the missing rows are NaN, so only the annotated
+frames are scored. Either way one `GroundTruthWarning` names the file and
+both counts. Per-frame label and tag files follow the ground truth. A gap or
+a repeated number in the frame numbering is an error: the alignment of lines
+and frames is then unknown. OTB's David, annotated from frame 300 on, starts
+there (`OTB_ANNOTATION_START`, as the OTB and got10k toolkits do).
+Deliberate difference: the got10k toolkit trims the frames of a short OTB
+ground truth (Diving, Football1, Freeman3, Freeman4); we keep and track
+them, unscored.
+
 Malformed input raises `FileNotFoundError` (missing folder, no frames) or
 `ValueError` naming the file and, for ground truth, the 1-based line and its
-text.
+text; for frames, the missing or repeated number.
 """
 
 import configparser
@@ -30,22 +44,28 @@ import math
 import os
 import pathlib
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Sequence as SequenceOf
 import warnings
 
 import numpy as np
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
-# What a frame-count mismatch does when the ground truth is shorter.
-ShortGroundTruth = Literal["error", "trim", "pad"]
-
 _SEPARATORS = re.compile(r"[,\s]+")
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _OTB_TARGET = re.compile(r"^groundtruth_rect\.(\d+)\.txt$")
 # Files whose presence marks a GOT-10k sequence (VOT has none of them).
+# OTB sequences annotated from a later frame than their first file: name ->
+# first annotated frame number (the OTB toolkit's `startFrame`, as the got10k
+# toolkit's OTB reader cuts David: frames 0300-0770 of 0001-0770).
+OTB_ANNOTATION_START = {"david": 300}
 _GOT10K_MARKERS = ("absence.label", "cover.label", "cut_by_image.label",
                    "meta_info.ini")
+
+
+class GroundTruthWarning(UserWarning):
+  """A ground truth whose line count differs from the frames (see
+  `match_lengths`): used as the toolkits use it, but worth knowing."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -83,6 +103,31 @@ class Sequence:
 
   def __len__(self) -> int:
     return len(self.frames)
+
+
+def first_box(seq: Sequence) -> np.ndarray:
+  """The box tracking starts from: frame 0's, checked.
+
+  Args:
+    seq: a sequence.
+
+  Returns:
+    [4] float64 box `[x, y, w, h]` of the first frame.
+
+  Raises:
+    ValueError: the box is not finite (not annotated, absent) or has a width
+      or height <= 0, naming the ground-truth file's first line.
+  """
+  box = seq.boxes[0]
+  where = (f"{seq.meta['gt_file']}:1" if seq.meta.get("gt_file")
+           else f"sequence {seq.name}")
+  if not np.all(np.isfinite(box)):
+    raise ValueError(f"{where}: the first frame has no box to start "
+                     f"tracking from, got {box.tolist()}")
+  if box[2] <= 0 or box[3] <= 0:
+    raise ValueError(f"{where}: the first box has width {box[2]:g} and "
+                     f"height {box[3]:g}, expected both > 0")
+  return box
 
 
 def polygon_to_box(polygons: np.ndarray) -> np.ndarray:
@@ -221,52 +266,80 @@ def read_numbers(path: os.PathLike | str, counts: tuple[int, ...],
   return (rows, lengths) if return_counts else rows
 
 
-def match_lengths(gt_file: os.PathLike | str, boxes: np.ndarray,
-                  frames: list) -> tuple[np.ndarray, list]:
-  """One ground-truth row per frame: extra rows dropped, missing ones NaN.
+def _frame_number(frame: os.PathLike | str) -> float:
+  """The last number in a frame's name (inf without one)."""
+  match = _LAST_NUMBER.search(pathlib.Path(frame).stem)
+  return int(match.group(1)) if match else math.inf
 
-  More ground-truth lines than frames: the first N rows are used; fewer: the
-  boxes are padded with NaN rows (unannotated frames). Either case warns
-  once (`warnings.warn`) naming the file and both counts.
+
+def check_numbering(frames: SequenceOf[os.PathLike | str]) -> None:
+  """Checks that numbered frames have consecutive numbers.
+
+  Frames are numbered by the last number in their names (`list_frames`);
+  the first may have any number (OTB's BlurCar1 starts at 0247.jpg). Frames
+  whose names hold no number are not checked.
 
   Args:
-    gt_file: the ground-truth file (for the warning).
-    boxes: [M, K] float64 ground-truth rows.
-    frames: N frame paths.
+    frames: frame paths in temporal order (as `list_frames` sorts them).
+
+  Raises:
+    ValueError: a number is missing (a gap) or repeated, naming the folder
+      and the frames on either side.
+  """
+  numbered = [(_frame_number(f), pathlib.Path(f)) for f in frames]
+  numbered = [(k, f) for k, f in numbered if k != math.inf]
+  for (a, path_a), (b, path_b) in zip(numbered, numbered[1:]):
+    if b == a:
+      raise ValueError(
+          f"{path_b.parent}: frames {path_a.name} and {path_b.name} have the "
+          f"same number {a}; the ground truth cannot be aligned with them")
+    if b != a + 1:
+      missing = f"{a + 1}" if b == a + 2 else f"{a + 1} to {b - 1}"
+      raise ValueError(
+          f"{path_b.parent}: frame {missing} missing between {path_a.name} "
+          f"and {path_b.name}; the ground truth cannot be aligned with the "
+          "frames")
+
+
+def match_lengths(gt_file: os.PathLike | str, boxes: np.ndarray,
+                  frames: SequenceOf[os.PathLike | str]
+                  ) -> tuple[np.ndarray, list]:
+  """Matches ground-truth rows to frames, as the toolkits do (one rule).
+
+  More rows than frames: the first N rows are used. Fewer rows than frames:
+  every frame is kept and the missing rows are NaN (unannotated, left out of
+  the scores). Either mismatch warns once (`GroundTruthWarning`, naming the
+  file and both counts). The frame numbering must have no gap
+  (`check_numbering`): lines could not be matched to frames otherwise.
+
+  Args:
+    gt_file: the ground-truth file (named in the warning).
+    boxes: [M, C] float rows, one per ground-truth line (C = 4 for boxes, 8
+      for VOT polygons).
+    frames: N frame paths in temporal order.
 
   Returns:
-    ([N, K] float64 boxes, the N frames).
+    ([N, C] float64 rows, the N frames as a list).
+
+  Raises:
+    ValueError: a gap or a repeated number in the frame numbering.
   """
+  check_numbering(frames)
+  frames = list(frames)
+  boxes = np.asarray(boxes, dtype=np.float64)
   n, m = len(frames), len(boxes)
   if m > n:
-    warnings.warn(f"{gt_file}: {m} ground-truth lines but {n} frames; "
-                  f"using the first {n} lines", stacklevel=2)
+    warnings.warn(GroundTruthWarning(
+        f"{gt_file}: {m} ground-truth lines but {n} frames: using the first "
+        f"{n} lines"), stacklevel=2)
     return boxes[:n], frames
   if m < n:
-    warnings.warn(f"{gt_file}: {m} ground-truth lines but {n} frames; the "
-                  f"last {n - m} frames are unannotated (NaN)", stacklevel=2)
-    pad = np.full((n - m, boxes.shape[1]), np.nan)
+    warnings.warn(GroundTruthWarning(
+        f"{gt_file}: {m} ground-truth lines but {n} frames: tracking all {n} "
+        f"frames, scoring the first {m}"), stacklevel=2)
+    pad = np.full((n - m,) + boxes.shape[1:], np.nan)
     return np.concatenate([boxes, pad]), frames
   return boxes, frames
-
-
-def _match_lengths(gt_file: pathlib.Path, boxes: np.ndarray,
-                   frames: list[pathlib.Path],
-                   short_gt: ShortGroundTruth):
-  """Checks one ground-truth row per frame, applying the short-gt policy."""
-  n, m = len(frames), len(boxes)
-  if m == n:
-    return boxes, frames
-  message = f"{gt_file}: {m} ground-truth lines but {n} frames"
-  if m > n or short_gt == "error":
-    raise ValueError(message + " (expected one line per frame)")
-  if short_gt == "trim":
-    return boxes, frames[:m]
-  if short_gt == "pad":
-    pad = np.full((n - m, boxes.shape[1]), np.nan)
-    return np.concatenate([boxes, pad]), frames
-  raise ValueError(f"short_gt must be 'error', 'trim' or 'pad', "
-                   f"got {short_gt!r}")
 
 
 def otb_targets(path: os.PathLike | str) -> list[int | None]:
@@ -280,27 +353,23 @@ def otb_targets(path: os.PathLike | str) -> list[int | None]:
   return numbered
 
 
-def read_otb(path: os.PathLike | str, target: int | None = None,
-             short_gt: ShortGroundTruth = "error") -> Sequence:
+def read_otb(path: os.PathLike | str, target: int | None = None) -> Sequence:
   """Reads an OTB-style sequence folder (`img/` + `groundtruth_rect.txt`).
 
   Args:
     path: the sequence folder; its name names the sequence.
     target: for multi-target folders, k selects `groundtruth_rect.k.txt`
       and names the sequence `Name.k`; None reads `groundtruth_rect.txt`.
-    short_gt: what to do when the ground truth has fewer lines than there
-      are frames (OTB sequences whose annotation stops early, like Diving):
-      'error' (default), 'trim' the frames to the annotated ones (as the
-      got10k toolkit does) or 'pad' the boxes with NaN rows. More lines than
-      frames is always an error.
 
   Returns:
-    The sequence; boxes converted from 1-based to 0-based (x - 1, y - 1).
+    The sequence; boxes converted from 1-based to 0-based (x - 1, y - 1),
+    matched to the frames by `match_lengths` (OTB sequences whose
+    annotation stops early, like Diving, get NaN rows at the end).
 
   Raises:
     FileNotFoundError: no ground-truth file, no `img/` or no frames in it.
-    ValueError: malformed ground truth, or a line count that does not match
-      the frames; several targets and `target` None.
+    ValueError: malformed ground truth, a gap in the frame numbering;
+      several targets and `target` None.
   """
   path = pathlib.Path(path)
   if target is None:
@@ -318,20 +387,35 @@ def read_otb(path: os.PathLike | str, target: int | None = None,
     name = f"{path.name}.{target}"
   boxes = read_numbers(gt_file, (4,))
   frames = _frames_in(path, ("img",), "OTB")
-  boxes, frames = _match_lengths(gt_file, boxes, frames, short_gt)
+  start = OTB_ANNOTATION_START.get(path.name.lower())
+  if (start is not None and len(boxes) < len(frames) and
+      any(_frame_number(f) == start for f in frames)):
+    frames = [f for f in frames if _frame_number(f) >= start]
+  boxes, frames = match_lengths(gt_file, boxes, frames)
   boxes = boxes.copy()
   boxes[:, :2] -= 1  # OTB is 1-based.
   meta = {"format": "otb", "gt_file": str(gt_file), "target": target}
   return Sequence(name, tuple(frames), boxes, meta)
 
 
-def _read_label(path: pathlib.Path, n: int) -> np.ndarray:
-  """[n] float64 per-frame label values (a shorter file is zero padded)."""
+def _read_label(path: pathlib.Path, n: int, gt_lines: int,
+                exact: bool = False) -> np.ndarray:
+  """[n] float64 per-frame label values (0/1 tags, GOT-10k labels).
+
+  A label file follows the ground truth (`match_lengths`): as many lines as
+  the ground-truth file (`gt_lines`) or the `n` frames are cut or zero
+  padded to the frames. Without `exact` (VOT tags, which the toolkits let
+  stop early) any shorter file is zero padded too.
+  """
   values = read_numbers(path, (1,))[:, 0]
-  if len(values) > n:
-    raise ValueError(f"{path}: {len(values)} lines but {n} frames "
-                     "(expected at most one line per frame)")
-  return np.concatenate([values, np.zeros(n - len(values))])
+  k = len(values)
+  if k not in (n, gt_lines) and (exact or k > max(n, gt_lines)):
+    allowed = sorted({n, gt_lines})
+    raise ValueError(
+        f"{path}: {k} lines but {n} frames and {gt_lines} ground-truth lines "
+        f"(expected {' or '.join(map(str, allowed))} lines"
+        f"{'' if exact else ', or fewer'})")
+  return np.concatenate([values[:n], np.zeros(max(n - k, 0))])
 
 
 def read_vot(path: os.PathLike | str) -> Sequence:
@@ -339,34 +423,39 @@ def read_vot(path: os.PathLike | str) -> Sequence:
   `img/` or the folder itself, searched in that order).
 
   Ground-truth lines are 0-based polygons `x1,y1,...,x4,y4` (converted with
-  `polygon_to_box`) or rectangles `x,y,w,h`. Per-frame attribute files
-  (`*.tag`, `*.label`, one 0/1 per line, possibly shorter than the
-  sequence) go to `meta['tags']`.
+  `polygon_to_box`) or rectangles `x,y,w,h`, matched to the frames by
+  `match_lengths`. Per-frame attribute files (`*.tag`, `*.label`, one 0/1
+  per line, possibly shorter than the sequence; cut like the ground truth)
+  go to `meta['tags']`.
 
   Args:
     path: the sequence folder.
 
   Returns:
     The sequence; `meta['polygons']` holds [N, 8] float64 polygons (4-value
-    lines as their rectangle's corners).
+    lines as their rectangle's corners; NaN rows where `boxes` has them).
 
   Raises:
     FileNotFoundError: no `groundtruth.txt` or no frames.
-    ValueError: malformed ground truth or a line count other than the
-      number of frames.
+    ValueError: malformed ground truth or tags, or a gap in the frame
+      numbering.
   """
   path = pathlib.Path(path)
   gt_file = path / "groundtruth.txt"
   rows, lengths = read_numbers(gt_file, (4, 8), return_counts=True)
+  gt_lines = len(rows)
   frames = _frames_in(path, ("color", "img", ""), "VOT")
-  rows, frames = _match_lengths(gt_file, rows, frames, "error")
+  rows, frames = match_lengths(gt_file, rows, frames)
+  # Padded rows (NaN) count as polygons: NaN boxes and NaN polygons.
+  lengths = np.concatenate([lengths[:len(frames)],
+                            np.full(max(len(frames) - gt_lines, 0), 8)])
   is_rect = lengths == 4
   boxes = np.where(is_rect[:, None], rows[:, :4], polygon_to_box(rows))
   polygons = np.where(is_rect[:, None], box_to_polygon(rows[:, :4]), rows)
   tags = {}
   for entry in sorted(os.scandir(path), key=lambda e: e.name):
     if entry.name.endswith((".tag", ".label")) and entry.is_file():
-      label = _read_label(path / entry.name, len(frames))
+      label = _read_label(path / entry.name, len(frames), gt_lines)
       tags[entry.name.rsplit(".", 1)[0]] = label != 0
   meta = {"format": "vot", "gt_file": str(gt_file), "polygons": polygons,
           "tags": tags}
@@ -396,8 +485,9 @@ def read_got10k(path: os.PathLike | str) -> Sequence:
   (0-based `x,y,w,h`, comma separated), and in train/val also
   `absence.label`, `cover.label`, `cut_by_image.label` (one value per frame)
   and `meta_info.ini`. A ground truth of a single line (the test split
-  annotates only the first frame) is padded with NaN rows; otherwise it must
-  have one line per frame. Frames marked absent get NaN boxes.
+  annotates only the first frame) is padded with NaN rows without a
+  warning; other line counts are matched to the frames by `match_lengths`,
+  the label files with them. Frames marked absent get NaN boxes.
 
   Args:
     path: the sequence folder.
@@ -408,25 +498,27 @@ def read_got10k(path: os.PathLike | str) -> Sequence:
 
   Raises:
     FileNotFoundError: no `groundtruth.txt` or no frames.
-    ValueError: malformed ground truth or labels, or mismatched lengths.
+    ValueError: malformed ground truth or labels, a label file that matches
+      neither the frames nor the ground truth, or a gap in the frame
+      numbering.
   """
   path = pathlib.Path(path)
   gt_file = path / "groundtruth.txt"
   boxes = read_numbers(gt_file, (4,))
+  gt_lines = len(boxes)
   frames = _frames_in(path, ("",), "GOT-10k")
   n = len(frames)
-  boxes, frames = _match_lengths(gt_file, boxes, frames,
-                                 "pad" if len(boxes) == 1 else "error")
+  if gt_lines == 1:  # the test split: the first box only, as designed
+    boxes = np.concatenate([boxes, np.full((n - 1, 4), np.nan)])
+  boxes, frames = match_lengths(gt_file, boxes, frames)
   boxes = boxes.copy()
   meta: dict[str, Any] = {"format": "got10k", "gt_file": str(gt_file)}
   for label, dtype in (("absence", bool), ("cover", np.int64),
                        ("cut_by_image", bool)):
     label_file = path / f"{label}.label"
     if label_file.is_file():
-      values = read_numbers(label_file, (1,))[:, 0]
-      if len(values) != n:
-        raise ValueError(f"{label_file}: {len(values)} lines but {n} frames "
-                         "(expected one line per frame)")
+      # Padded frames (no ground truth) get 0: present, cover 0 (unscored).
+      values = _read_label(label_file, n, gt_lines, exact=True)
       meta[label] = values.astype(dtype)
   if "absence" in meta:
     boxes[meta["absence"]] = np.nan

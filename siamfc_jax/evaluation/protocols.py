@@ -106,11 +106,6 @@ def truncate(seq: sequences_lib.Sequence,
                                 seq.boxes[:max_frames], meta)
 
 
-def _first_box(seq: sequences_lib.Sequence) -> np.ndarray:
-  if not np.all(np.isfinite(seq.boxes[0])):
-    raise ValueError(f"{seq.meta.get('gt_file') or seq.name}: the first frame "
-                     f"of {seq.name} has no ground-truth box to start from")
-  return seq.boxes[0]
 
 
 def length_batches(seqs: Sequence[sequences_lib.Sequence],
@@ -143,10 +138,10 @@ def _track_batch(tracker: tracker_lib.Tracker,
       if done % PROGRESS_EVERY == 0 and done < len(seq):
         log(f"  {seq.name}: {done}/{len(seq)} frames")
 
-    return [tracker.track(seq.frames, _first_box(seq), progress)]
+    return [tracker.track(seq.frames, sequences_lib.first_box(seq), progress)]
   start = time.perf_counter()
   boxes = tracker_lib.track_many(
-      tracker, [(s.frames, _first_box(s)) for s in batch])
+      tracker, [(s.frames, sequences_lib.first_box(s)) for s in batch])
   per_frame = (time.perf_counter() - start) / sum(len(s) for s in batch)
   return [(b, np.full(len(b), per_frame)) for b in boxes]
 
@@ -236,7 +231,7 @@ def run(tracker: tracker_lib.Tracker,
           if overwrite or not results.result_file(
               output, protocol, tracker.name, s.name).is_file()]
   for seq in todo:
-    _first_box(seq)
+    sequences_lib.first_box(seq)
   if differs:  # overwrite: no result of another tracker may pass for ours
     log(f"overwrite: deleting {settings_path.parent}, the results of "
         "another tracker of this name")

@@ -8,6 +8,12 @@ sequences, the GOT-10k and VOT ones pool all frames. A batched run
 gets the batch's wall time divided by the number of frames it tracked
 (throughput, decoding and compilation included).
 
+Frames without ground truth (NaN rows: absent targets, or the end of a
+ground truth shorter than the frames, see `sequences.match_lengths`) are
+tracked; how they score is the protocol's `absent` rule. VOT runs are cut
+after the last annotated frame, so EAO does not count those frames as zero
+overlap.
+
 One-pass sequences with no ground truth after frame 0 (TrackingNet and
 GOT-10k test splits) have no local score (None): their results go to the
 benchmark's evaluation server.
@@ -174,10 +180,21 @@ def _score_got10k(runs) -> tuple[dict, dict]:
   return overall, per_seq
 
 
+def _annotated_length(seq: sequences_lib.Sequence) -> int:
+  """Frames up to the last one with a finite ground-truth box."""
+  annotated = np.flatnonzero(np.all(np.isfinite(seq.boxes), axis=-1))
+  return int(annotated[-1]) + 1 if annotated.size else 0
+
+
 def _score_vot(runs, eao_interval) -> tuple[dict, dict]:
   per_seq, found, all_seconds = {}, [], []
   for seq, records, seconds in runs:
-    regions = seq.meta.get("polygons", seq.boxes)
+    # Frames after the last annotated one (a ground truth shorter than the
+    # frames: `sequences.match_lengths`) are tracked but not scored, not even
+    # as the zero overlaps EAO gives unannotated frames inside a run.
+    n = _annotated_length(seq)
+    records = records[:n]
+    regions = seq.meta.get("polygons", seq.boxes)[:n]
     overlaps = metrics.vot_overlaps(records, regions, frame_size(seq))
     accuracy, _ = metrics.vot_accuracy(records, overlaps, VOT_BURNIN)
     per_seq[seq.name] = {"frames": len(seq), "accuracy": accuracy,

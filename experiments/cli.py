@@ -1,0 +1,120 @@
+"""Runs an entry point: bad input as one line on stderr, not a traceback.
+
+    if __name__ == "__main__":
+      cli.run(main)              # instead of absl's app.run(main)
+
+The library refuses bad input with a `ValueError`, `FileNotFoundError` or
+`FileExistsError` whose message names the file or value (STYLE.md). A user
+of the command line needs that message, not the 20 lines of stack above it:
+`run` prints it as one line, `<program>: error: <message>`, and exits with
+status 1 (absl's `app.UsageError` too, with its exit code, instead of
+absl's usage text; a flag that does not parse adds "(see --help)").
+Whatever the program wrote before (boxes, results) is kept. Any other
+exception is a bug and keeps its traceback. Set
+`SIAMFC_VERBOSE=1` in the environment to get the traceback of every error.
+
+Warnings of the library (`sequences.GroundTruthWarning`, ...) are printed
+as one line too, `<program>: warning: <message>`, without the file and line
+prefix of Python's default format; other warnings keep that format.
+"""
+
+import os
+import sys
+from typing import Any, Callable
+import warnings
+
+from absl import app
+from absl import flags
+
+# Set to 1 (or any value but "", "0") for tracebacks of refused input.
+VERBOSE_ENV = "SIAMFC_VERBOSE"
+# The library's exceptions for bad input (STYLE.md, "Errors").
+INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+# Warnings printed as one line: subclasses of these, raised by siamfc_jax.
+_ONE_LINE_WARNINGS = (UserWarning,)
+
+
+def verbose() -> bool:
+  """Whether `SIAMFC_VERBOSE` asks for tracebacks."""
+  return os.environ.get(VERBOSE_ENV, "").strip() not in ("", "0")
+
+
+def program_name(argv0: str | None = None) -> str:
+  """`track` for `python -m experiments.track` (the script's stem)."""
+  argv0 = sys.argv[0] if argv0 is None else argv0
+  return os.path.splitext(os.path.basename(argv0))[0] or "siamfc_jax"
+
+
+def one_line(message: Any) -> str:
+  """The message with its lines joined by spaces (one line of output)."""
+  return " ".join(part.strip() for part in str(message).splitlines()
+                  if part.strip())
+
+
+def print_error(message: Any) -> None:
+  """Writes `<program>: error: <message>` as one line on stderr."""
+  sys.stdout.flush()  # what was printed before comes first
+  print(f"{program_name()}: error: {one_line(message)}", file=sys.stderr,
+        flush=True)
+
+
+def _is_ours(category: type, filename: str) -> bool:
+  """A warning class of ours, or a UserWarning raised in siamfc_jax."""
+  if category.__module__.startswith("siamfc_jax"):
+    return True
+  package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return (issubclass(category, _ONE_LINE_WARNINGS) and
+          os.path.abspath(filename).startswith(
+              os.path.join(package, "siamfc_jax") + os.sep))
+
+
+def install_warning_format() -> None:
+  """Prints the library's warnings as `<program>: warning: <message>`."""
+  default = warnings.showwarning
+
+  def show(message, category, filename, lineno, file=None, line=None):
+    if not _is_ours(category, filename):
+      default(message, category, filename, lineno, file, line)
+      return
+    out = sys.stderr if file is None else file
+    print(f"{program_name()}: warning: {one_line(message)}", file=out,
+          flush=True)
+
+  warnings.showwarning = show
+
+
+def catch_input_errors(main: Callable[[list[str]], Any]
+                       ) -> Callable[[list[str]], Any]:
+  """`main` with refused input turned into one line and exit status 1."""
+
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except app.UsageError as e:
+      if verbose():
+        raise
+      # Mains also raise it for refused input, so no "see --help" here.
+      print_error(e)
+      sys.exit(e.exitcode)
+    except INPUT_ERRORS as e:
+      if verbose():
+        raise
+      print_error(e)
+      sys.exit(1)
+
+  return wrapped
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, its errors as one line (not two)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print_error(f"{e} (see --help)")
+    sys.exit(1)
+
+
+def run(main: Callable[[list[str]], Any]) -> None:
+  """`app.run(main)` with one-line errors and warnings (module docstring)."""
+  install_warning_format()
+  app.run(catch_input_errors(main), flags_parser=_parse_flags)
