@@ -26,7 +26,6 @@ import sys
 
 import numpy as np
 import pytest
-import yaml
 
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.data import sequences
@@ -152,6 +151,7 @@ def _write_sequence(source: pathlib.Path, folder: pathlib.Path, n: int
 def _workspace(root: pathlib.Path, data_dir: pathlib.Path, vot_stack
                ) -> pathlib.Path:
   """A workspace of the shared sequences and the VOT2015 baseline."""
+  import yaml  # pylint: disable=g-import-not-at-top  (a toolkit dependency)
   for name, n in SEQUENCES.items():
     source = data_dir / "sequences" / name
     if not source.is_dir():
