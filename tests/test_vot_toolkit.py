@@ -4,8 +4,10 @@
 a toolkit workspace in a temporary folder without any download: its
 trackers.ini is the README's snippet, its stack is the toolkit's own
 VOT2015 baseline (supervised, skip 5, burn-in 10, sensitivity 30) with no
-dataset URL and one repetition (the tracker is deterministic; the toolkit
-would stop after three equal runs), and its sequences are shared VOT
+dataset URL, one repetition (the tracker is deterministic; the toolkit
+would stop after three equal runs) and the experiment class of
+`vot_supervised.py` (the toolkit's own cannot run TraX trackers in 0.9.0),
+and its sequences are shared VOT
 sequences, cut short, in the toolkit's own sequence layout. `vot test`,
 `vot evaluate` and `vot analysis` run as subprocesses in which any network
 connection raises (and is logged, so the test sees it), and the
