@@ -1,1 +1,1 @@
-"""Adapters to other evaluation toolkits (got10k)."""
+"""Adapters to other evaluation toolkits (got10k, the VOT toolkit)."""
