@@ -13,6 +13,11 @@ nfs, nfs240, tc128, dtb70, vot, got10k); without it the layout of --root is
 detected: one match is used (and named), none or several stop with the
 layouts found.
 
+With --multihost (experiments/multihost.py) every process tracks its share
+of the sequences on its own devices and process 0 writes the one report
+(siamfc_jax/evaluation/distributed.py); --output must be a folder every
+process sees. Lock-step batches use every local device (sharding.py).
+
 Tracks every sequence of --root that has no result file yet (so a second run
 only re-scores; results that another tracker of the same name made, with
 other weights or settings, are refused: pick another --name or --overwrite),
@@ -31,11 +36,14 @@ from absl import flags
 import jax
 
 from experiments import cli
+from experiments import multihost
 from siamfc_jax import embedding
 from siamfc_jax import model
+from siamfc_jax import sharding
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
 from siamfc_jax.data import datasets
+from siamfc_jax.evaluation import distributed
 from siamfc_jax.evaluation import metrics
 from siamfc_jax.evaluation import protocols
 
@@ -86,6 +94,11 @@ _MAX_FRAMES = flags.DEFINE_integer(
 _EAO_YEAR = flags.DEFINE_enum(
     "eao_year", "2017", [str(y) for y in metrics.EAO_INTERVALS],
     "VOT challenge whose EAO interval of sequence lengths to use.")
+
+_WAIT_TIMEOUT = flags.DEFINE_float(
+    "wait_timeout", distributed.WAIT_TIMEOUT, "With --multihost: seconds "
+    "process 0 waits, after its own share, for the result files of the "
+    "others.", lower_bound=0)
 
 flags.mark_flags_as_required(["root"])
 
@@ -145,6 +158,10 @@ def choose_benchmark(dataset: str | None, root: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  try:
+    multihost.initialize()
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   benchmark = choose_benchmark(_DATASET.value, _ROOT.value)
   protocol = datasets.BENCHMARKS[benchmark].protocol
   try:
@@ -159,13 +176,23 @@ def main(argv):
   _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend) on "
        f"{len(seqs)} sequences ({frames} frames) of {_ROOT.value} "
        f"({benchmark}), {protocol} protocol")
+  _log(f"Devices: {sharding.describe()}"
+       + ("" if tracker.backend.name == "jax" else
+          " (lock-step batches need the jax backend: one sequence at a "
+          "time)"))
   try:
-    result = protocols.evaluate(
-        tracker, seqs, protocol, _OUTPUT.value, batch_size=_BATCH.value,
+    result = distributed.evaluate(
+        tracker, seqs, protocol, _OUTPUT.value,
+        process=(jax.process_index(), jax.process_count()),
+        timeout=_WAIT_TIMEOUT.value, batch_size=_BATCH.value,
         overwrite=_OVERWRITE.value, max_frames=_MAX_FRAMES.value,
         eao_interval=metrics.EAO_INTERVALS[int(_EAO_YEAR.value)], log=_log)
-  except ValueError as e:  # e.g. --output holds another tracker's results
+  except (ValueError, TimeoutError) as e:  # e.g. another tracker's results
     raise app.UsageError(str(e)) from None
+  if result is None:  # not process 0: its share is written
+    print(f"Process {jax.process_index()}: results written under "
+          f"{_OUTPUT.value}; process 0 writes the report")
+    return
   print(protocols.format_table(result.report))
   print(f"Results: {result.report['results_dir']}")
   print(f"Report: {result.report_file}")

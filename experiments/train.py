@@ -4,8 +4,9 @@ r"""Trains SiamFC.
       --workdir=runs/vid [--config.batch_size=16 ...]
 
 Runs on every visible device (data parallel); set --multihost on each host
-of a multi-host job (after the usual JAX coordinator environment). A run
-resumes from the newest checkpoint in --workdir.
+of a multi-host job (experiments/multihost.py: the coordinator is detected
+on known clusters, else --coordinator_address, --num_processes,
+--process_id). A run resumes from the newest checkpoint in --workdir.
 """
 
 from absl import app
@@ -15,6 +16,7 @@ import jax
 from ml_collections import config_flags
 
 from experiments import cli
+from experiments import multihost
 from siamfc_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -22,8 +24,6 @@ _CONFIG = config_flags.DEFINE_config_file(
     "Training config file (experiments/configs/*.py[:variant]).",
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints and logs.")
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Call jax.distributed.initialize() first.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -31,13 +31,16 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)  # orbax logs every file at INFO
-  if _MULTIHOST.value:
-    jax.distributed.initialize()
+  try:
+    multihost.initialize()
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   try:
     training.check_config(_CONFIG.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  print(f"Training on {jax.device_count()} device(s): "
+  print(f"Training on {jax.device_count()} device(s) in "
+        f"{jax.process_count()} process(es): "
         f"{jax.devices()[0].device_kind}")
   result = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   if result["validation"]:

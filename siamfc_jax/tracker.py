@@ -28,6 +28,7 @@ from siamfc_jax import backends
 from siamfc_jax import embedding
 from siamfc_jax import export
 from siamfc_jax import model
+from siamfc_jax import sharding
 from siamfc_jax import tracking
 
 Frame = Any  # a path, a PIL image or an [H, W(, C)] array
@@ -407,19 +408,24 @@ def _params(params: tracking.TrackParams | str) -> tracking.TrackParams:
 
 
 def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
-                                                             Any]]
-               ) -> list[np.ndarray]:
+                                                             Any]],
+               mesh: jax.sharding.Mesh | None = None) -> list[np.ndarray]:
   """Tracks N sequences in lock-step, one batched device call per frame.
 
   Frames of unequal sizes are padded to the largest (the crop treats the
   padding as outside the frame) and shorter sequences stop early, so the
-  boxes equal N separate `Tracker.track` runs. Lock-step batching is JAX
-  only: a tracker with another backend tracks the N sequences one after
-  the other (the same boxes as separate runs, by construction).
+  boxes equal N separate `Tracker.track` runs. The batch is sharded over
+  the devices of `mesh` (`sharding.py`: padded with idle slots to a
+  multiple of the device count); the boxes are those of one device.
+  Lock-step batching is JAX only: a tracker with another backend tracks
+  the N sequences one after the other (the same boxes as separate runs, by
+  construction).
 
   Args:
     tracker: supplies network, hyper-parameters and backend.
     sequences: N pairs (frames, first box [x, y, w, h]).
+    mesh: devices to shard the batch over (axis `data`); default: every
+      local device (`sharding.local_mesh`).
 
   Returns:
     N arrays [len_i, 4] float64 of boxes, the first being the given box.
@@ -437,31 +443,40 @@ def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
       index = [i for i, g in enumerate(gray) if g == flag]
       boxes = _track_lock_step(tracker, variables,
                                [sequences[i] for i in index],
-                               [firsts[i] for i in index])
+                               [firsts[i] for i in index], mesh)
       for i, b in zip(index, boxes):
         out[i] = b
     return out
-  return _track_lock_step(tracker, tracker.variables, sequences, firsts)
+  return _track_lock_step(tracker, tracker.variables, sequences, firsts,
+                          mesh)
 
 
 def _track_lock_step(tracker: Tracker, variables: model.Variables,
-                     sequences, firsts: list[np.ndarray]) -> list[np.ndarray]:
+                     sequences, firsts: list[np.ndarray],
+                     mesh: jax.sharding.Mesh | None) -> list[np.ndarray]:
   """`track_many` of sequences that all use `variables` (first frames
-  decoded)."""
+  decoded), sharded over `mesh`."""
   if not sequences:
     return []
   states = [tracking.init_state_jit(variables, f, check_box(b, f.shape),
                                     tracker.spec, tracker.params)
             for f, (_, b) in zip(firsts, sequences)]
-  state = jax.tree.map(lambda *x: jnp.stack(x), *states)
-  lengths = np.array([len(frames) for frames, _ in sequences])
+  # Idle slots (length 0: never active) fill the batch to a multiple of the
+  # device count.
+  mesh = mesh or sharding.local_mesh()
+  size = sharding.padded_size(len(sequences), mesh)
+  state = sharding.put_batch(sharding.pad_batch(
+      jax.tree.map(lambda *x: jnp.stack(x), *states), size), mesh)
+  variables = jax.device_put(variables, sharding.replicated(mesh))
+  lengths = np.zeros(size, np.int64)
+  lengths[:len(sequences)] = [len(frames) for frames, _ in sequences]
   height = max(f.shape[0] for f in firsts)
   width = max(f.shape[1] for f in firsts)
   out = [[np.asarray(b, np.float64).reshape(4)] for _, b in sequences]
 
   def decode(t):
     # A new buffer each frame: the device may still read the previous one.
-    batch = np.zeros((len(sequences), height, width, 3), np.uint8)
+    batch = np.zeros((size, height, width, 3), np.uint8)
     for i, (frames, _) in enumerate(sequences):
       if t < lengths[i]:
         frame = load_frame(frames[t])
@@ -469,7 +484,7 @@ def _track_lock_step(tracker: Tracker, variables: model.Variables,
           raise ValueError(f"sequence {i}: frame {t} has shape {frame.shape}, "
                            f"the first frame {firsts[i].shape}")
         batch[i, :frame.shape[0], :frame.shape[1]] = frame
-    return jnp.asarray(batch)
+    return sharding.put_batch(batch, mesh)
 
   with concurrent.futures.ThreadPoolExecutor(1) as pool:
     future = pool.submit(decode, 1) if lengths.max() > 1 else None
@@ -477,7 +492,7 @@ def _track_lock_step(tracker: Tracker, variables: model.Variables,
       frames = future.result()
       if t + 1 < lengths.max():
         future = pool.submit(decode, t + 1)
-      active = jnp.asarray(t < lengths)
+      active = sharding.put_batch(t < lengths, mesh)
       state, box, _ = tracking.track_step_batch(
           variables, state, frames, active, tracker.spec,
           tracker.params)

@@ -29,8 +29,10 @@ import shutil
 import time
 from typing import Any, Callable, Iterable, Sequence
 
+import jax
 import numpy as np
 
+from siamfc_jax import sharding
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.data import sequences as sequences_lib
 from siamfc_jax.evaluation import benchmarks
@@ -129,7 +131,8 @@ def length_batches(seqs: Sequence[sequences_lib.Sequence],
 
 def _track_batch(tracker: tracker_lib.Tracker,
                  batch: Sequence[sequences_lib.Sequence],
-                 log: Log) -> list[tuple[np.ndarray, np.ndarray]]:
+                 log: Log, mesh: jax.sharding.Mesh | None
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
   """(boxes [N, 4], seconds [N]) per sequence, one at a time or lock-step."""
   if len(batch) == 1:
     seq = batch[0]
@@ -141,7 +144,7 @@ def _track_batch(tracker: tracker_lib.Tracker,
     return [tracker.track(seq.frames, sequences_lib.first_box(seq), progress)]
   start = time.perf_counter()
   boxes = tracker_lib.track_many(
-      tracker, [(s.frames, sequences_lib.first_box(s)) for s in batch])
+      tracker, [(s.frames, sequences_lib.first_box(s)) for s in batch], mesh)
   per_frame = (time.perf_counter() - start) / sum(len(s) for s in batch)
   return [(b, np.full(len(b), per_frame)) for b in boxes]
 
@@ -184,13 +187,17 @@ def run(tracker: tracker_lib.Tracker,
         output: os.PathLike | str,
         batch_size: int = DEFAULT_BATCH,
         overwrite: bool = False,
-        log: Log | None = None) -> list[str]:
+        log: Log | None = None,
+        mesh: jax.sharding.Mesh | None = None) -> list[str]:
   """Tracks the sequences and writes their result and time files.
 
   One-pass benchmarks and GOT-10k: one pass from the first ground-truth
   box. Sequences are tracked `batch_size` at a time in lock-step
   (`tracker.track_many`, the same boxes as separate runs), grouped by length
-  (`length_batches`); a batch of one uses `Tracker.track`. VOT: supervised
+  (`length_batches`); a batch of one uses `Tracker.track`. A lock-step
+  batch is sharded over the devices of `mesh`, and a `batch_size` above 1
+  is rounded up to a multiple of their number, so that only the last batch
+  has idle slots (`sharding.py`). VOT: supervised
   runs with re-initialisation after failures (`metrics.run_vot_baseline`),
   one sequence at a time. One run per sequence: the tracker is deterministic.
 
@@ -203,6 +210,7 @@ def run(tracker: tracker_lib.Tracker,
     overwrite: re-track sequences that already have a result file; by
       default they are skipped (the toolkit's behaviour).
     log: called with a line of progress now and then.
+    mesh: the devices of lock-step batches; default: every local device.
 
   Returns:
     Names of the sequences tracked (not skipped), in tracking order.
@@ -263,6 +271,9 @@ def run(tracker: tracker_lib.Tracker,
           f"{metrics.vot_failures(records)} failures, "
           f"{time.perf_counter() - start:.1f} s")
     return done
+  if batch_size > 1 and tracker.backend.name == "jax":
+    batch_size = sharding.padded_size(batch_size,
+                                      mesh or sharding.local_mesh())
   batches = length_batches(todo, batch_size)
   for i, batch in enumerate(batches):
     frames = sum(len(s) for s in batch)
@@ -270,7 +281,8 @@ def run(tracker: tracker_lib.Tracker,
         f"({frames} frames)")
     start = time.perf_counter()
     for seq, (boxes, seconds) in zip(batch,
-                                     _track_batch(tracker, batch, log)):
+                                     _track_batch(tracker, batch, log,
+                                                  mesh)):
       store(seq, results.write_boxes, boxes, seconds, "%.8f")
     wall = time.perf_counter() - start
     log(f"  done in {wall:.1f} s ({frames / wall:.1f} frames/s)")
@@ -305,7 +317,8 @@ def evaluate(tracker: tracker_lib.Tracker,
              max_frames: int | None = None,
              eao_interval: tuple[int, int] | None = DEFAULT_EAO_INTERVAL,
              compare: bool = True,
-             log: Log | None = None) -> Evaluation:
+             log: Log | None = None,
+             mesh: jax.sharding.Mesh | None = None) -> Evaluation:
   """Runs a benchmark protocol: track (what is missing), score, report, plot.
 
   Args:
@@ -320,6 +333,7 @@ def evaluate(tracker: tracker_lib.Tracker,
     compare: also draw, in the plots, other trackers' reports found under
       `output` for the same sequences (`comparable_reports`).
     log: progress lines.
+    mesh: the devices of lock-step batches (see `run`).
 
   Returns:
     The report, the sequences tracked, the report file, the plots and the
@@ -327,7 +341,8 @@ def evaluate(tracker: tracker_lib.Tracker,
     no ground truth after frame 0).
   """
   seqs = [truncate(s, max_frames) for s in seqs]
-  tracked = run(tracker, seqs, protocol, output, batch_size, overwrite, log)
+  tracked = run(tracker, seqs, protocol, output, batch_size, overwrite, log,
+                mesh)
   report = scoring.score(seqs, protocol, output, tracker.name, eao_interval)
   report["max_frames"] = max_frames
   submission = None

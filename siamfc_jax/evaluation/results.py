@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import socket
 from typing import Any, Callable, Iterable, Mapping, Sequence
 import zipfile
 
@@ -140,9 +141,14 @@ def shift(boxes: np.ndarray, origin: int) -> np.ndarray:
 
 def write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]
                  ) -> None:
-  """Writes through a temporary file, so a result file is whole or absent."""
+  """Writes through a temporary file, so a result file is whole or absent.
+
+  The temporary name is the writer's own (host and process id): processes
+  of a multi-host evaluation write the same `tracker.json` side by side.
+  """
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + ".tmp")
+  tmp = path.with_name(
+      f"{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
   write(tmp)
   os.replace(tmp, path)
 
