@@ -69,9 +69,23 @@ def save(directory, spec: embedding_lib.ModelSpec, variables: dict,
   arrays = jax.tree.map(np.asarray, variables)
 
   with folders.written_atomically(directory) as tmp:
-    ocp.PyTreeCheckpointer().save(tmp / _ARRAYS, arrays)
+    _checkpointer().save(tmp / _ARRAYS, arrays)
     (tmp / META_FILE).write_text(text)
   return directory
+
+
+def _checkpointer() -> ocp.Checkpointer:
+  """A PyTree checkpointer of this process alone.
+
+  A tracker checkpoint is small and whole on every host: under
+  `jax.distributed` each process reads it by itself, and one process writes
+  it (training's process 0), so orbax must not wait for the others.
+  """
+  index = jax.process_index()
+  return ocp.Checkpointer(
+      ocp.PyTreeCheckpointHandler(),
+      multiprocessing_options=ocp.options.MultiprocessingOptions(
+          primary_host=index, active_processes={index}))
 
 
 def load(directory) -> tuple[embedding_lib.ModelSpec, dict, dict | None]:
@@ -117,7 +131,7 @@ def load(directory) -> tuple[embedding_lib.ModelSpec, dict, dict | None]:
       node = node.setdefault(key, {})
     node[leaf] = ocp.RestoreArgs(restore_type=np.ndarray)
   try:
-    arrays = ocp.PyTreeCheckpointer().restore(
+    arrays = _checkpointer().restore(
         arrays_path, args=ocp.args.PyTreeRestore(restore_args=target))
   except Exception as e:  # pylint: disable=broad-except
     # orbax reports a missing, truncated or mismatched tree with many error

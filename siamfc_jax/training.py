@@ -435,8 +435,12 @@ def make_steps(spec: embedding.ModelSpec,
     return {k: jax.make_array_from_process_local_data(sharded, v)
             for k, v in batch.items()}
 
-  return Steps(train, evaluate, put_batch,
-               lambda state: jax.device_put(state, replicated))
+  def put_state(state):
+    # Through the host: under jax.distributed a process may only place its
+    # own copies (a device-to-device put would cross hosts).
+    return jax.device_put(jax.device_get(state), replicated)
+
+  return Steps(train, evaluate, put_batch, put_state)
 
 
 def training_score_size(spec: embedding.ModelSpec, exemplar_size: int,
@@ -544,9 +548,10 @@ def _make_data(config: ml_collections.ConfigDict, split: str,
   if data.kind == "synthetic":
     from siamfc_jax.data import synthetic  # pylint: disable=g-import-not-at-top
     return synthetic.PairStream(
-        config.seed + host + (0 if split == "train" else 1_000_003),
+        config.seed + (0 if split == "train" else 1_000_003),
         batch_size, config.exemplar_size, config.instance_size,
-        max_shift=data.max_shift if split == "train" else 0)
+        max_shift=data.max_shift if split == "train" else 0,
+        shard=(host, hosts))
   from siamfc_jax.data import pairs  # pylint: disable=g-import-not-at-top
   return pairs.pair_iterator_from_config(config, split, config.seed,
                                          batch_size, shard=(host, hosts))
@@ -665,7 +670,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     _close(train_data)
   manager.wait_until_finished()
   writer.close()
-  if step == total_steps:
+  if step == total_steps and jax.process_index() == 0:
     export_tracker(workdir / "tracker", spec, jax.device_get(state), config)
   return {"state": state, "history": history, "validation": validation,
           "tracking": tracked.history}

@@ -130,7 +130,7 @@ def test_a_save_that_fails_midway_leaves_nothing_behind(tmp_path,
     (directory / "partial").mkdir(parents=True)  # Some bytes hit the disk.
     raise OSError("disk full")
 
-  monkeypatch.setattr(ocp.PyTreeCheckpointer, "save", broken_save)
+  monkeypatch.setattr(ocp.Checkpointer, "save", broken_save)
   with pytest.raises(OSError, match="disk full"):
     checkpoints.save(tmp_path / "ckpt", FOLDED, _random_variables(FOLDED))
   assert not list(tmp_path.iterdir())

@@ -9,7 +9,9 @@ loss means it learned to find the object; the distractor (an object of the
 same kind) makes it match the exemplar rather than detect any object.
 
 Pair i of a stream is a pure function of (seed, i), so the iterator state is
-just the next index, and a resumed stream repeats an uninterrupted one.
+just the next index, and a resumed stream repeats an uninterrupted one. On
+H hosts each reads its slice of every global batch (`shard`), so H hosts
+train on the pairs one host would, whatever H is.
 """
 
 from __future__ import annotations
@@ -76,23 +78,33 @@ def make_pair(seed: int, index: int, exemplar_size: int, instance_size: int,
 class PairStream:
   """Batches of synthetic pairs with a resumable position.
 
-  Yields `{'z': uint8 [B, Sz, Sz, 3], 'x': uint8 [B, Sx, Sx, 3]}`.
+  Yields `{'z': uint8 [B, Sz, Sz, 3], 'x': uint8 [B, Sx, Sx, 3]}`: with
+  `shard=(h, H)`, pairs `k * B * H + h * B + [0, B)` of the stream for the
+  k-th batch, host h's slice of global batch k (B * H pairs).
   """
 
   def __init__(self, seed: int, batch_size: int, exemplar_size: int,
-               instance_size: int, max_shift: int = 4):
+               instance_size: int, max_shift: int = 4,
+               shard: tuple[int, int] = (0, 1)):
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+      raise ValueError(f"shard {shard}: expected (index, count) with "
+                       "0 <= index < count")
     self._seed, self._batch = seed, batch_size
     self._sizes = (exemplar_size, instance_size)
     self._max_shift = max_shift
-    self._next = 0
+    self._shard = (index, count)
+    self._next = 0  # first pair of the next global batch
 
   def __iter__(self):
     return self
 
   def __next__(self) -> dict[str, np.ndarray]:
-    pairs = [make_pair(self._seed, self._next + i, *self._sizes,
+    index, count = self._shard
+    first = self._next + index * self._batch
+    pairs = [make_pair(self._seed, first + i, *self._sizes,
                        max_shift=self._max_shift) for i in range(self._batch)]
-    self._next += self._batch
+    self._next += self._batch * count
     return {"z": np.stack([p[0] for p in pairs]),
             "x": np.stack([p[1] for p in pairs])}
 
