@@ -433,3 +433,89 @@ def time_train_step(config, batch_size: int, steps: int) -> dict:
       seconds.append(time.perf_counter() - start)
   ms = 1e3 * float(np.median(seconds))
   return {"batch": batch_size, "ms": ms, "pairs_per_s": batch_size * 1e3 / ms}
+
+
+def time_sharded_batch(tracker: tracker_lib.Tracker, clip: Clip,
+                       num_sequences: int, mesh: Mesh | None = None,
+                       warmup: int = WARMUP_STEPS) -> np.ndarray:
+  """Times the lock-step step of evaluation: N sequences sharded over
+  `mesh` (`sharding.py`, as `tracker.track_many` runs them).
+
+  N copies of the clip, padded with idle slots to a multiple of the device
+  count; frames already on the devices.
+
+  Args:
+    tracker: network and hyper-parameters.
+    clip: frames[0] initialises; the others are tracked.
+    num_sequences: N.
+    mesh: devices (default: every local device).
+    warmup: untimed steps first.
+
+  Returns:
+    [len(frames) - 1 - warmup] float64 seconds per batched step.
+  """
+  from siamfc_jax import sharding  # pylint: disable=g-import-not-at-top
+  mesh = mesh or sharding.local_mesh()
+  size = sharding.padded_size(num_sequences, mesh)
+  state = tracking.init_state_jit(tracker.variables,
+                                  jax.device_put(clip.frames[0]), clip.box,
+                                  tracker.spec, tracker.params)
+  state = sharding.put_batch(
+      jax.tree.map(lambda x: jnp.stack([x] * size), state), mesh)
+  variables = jax.device_put(tracker.variables, sharding.replicated(mesh))
+  active = sharding.put_batch(np.arange(size) < num_sequences, mesh)
+  seconds = []
+  for i, frame in enumerate(clip.frames[1:]):
+    frames = sharding.put_batch(np.broadcast_to(frame, (size,) + frame.shape),
+                                mesh)
+    jax.block_until_ready((frames, state))
+    start = time.perf_counter()
+    state, box, _ = tracking.track_step_batch(
+        variables, state, frames, active, tracker.spec, tracker.params)
+    jax.block_until_ready(box)
+    if i >= warmup:
+      seconds.append(time.perf_counter() - start)
+  return np.asarray(seconds)
+
+
+def has_target_step() -> bool:
+  """Whether `tracking` has the K-targets step (`track_step_targets`)."""
+  return hasattr(tracking, "track_step_targets")
+
+
+def time_targets(tracker: tracker_lib.Tracker, clip: Clip, num_targets: int,
+                 warmup: int = WARMUP_STEPS) -> np.ndarray:
+  """Times `tracking.track_step_targets` (jitted): K targets in one video.
+
+  The K targets are the clip's box shifted by a few pixels each (the work
+  is that of K different targets); frames already on the device.
+
+  Returns:
+    [len(frames) - 1 - warmup] float64 seconds per step.
+
+  Raises:
+    ValueError: this `tracking` has no `track_step_targets`.
+  """
+  if not has_target_step():
+    raise ValueError("tracking.track_step_targets is not in this version")
+  spec, params = tracker.spec, tracker.params
+  init = jax.jit(tracking.init_targets, static_argnames=("spec", "params"))
+  step = jax.jit(tracking.track_step_targets,
+                 static_argnames=("spec", "params"), donate_argnums=1)
+  offsets = np.stack([np.arange(num_targets) % 5 - 2,
+                      np.arange(num_targets) // 5 % 5 - 2, 0 * np.arange(
+                          num_targets), 0 * np.arange(num_targets)], axis=1)
+  boxes = (clip.box[None] + offsets).astype(np.float32)
+  state = init(tracker.variables, jax.device_put(clip.frames[0]), boxes,
+               spec=spec, params=params)
+  seconds = []
+  for i, frame in enumerate(clip.frames[1:]):
+    frame = jax.device_put(frame)
+    jax.block_until_ready((frame, state))
+    start = time.perf_counter()
+    state, box, _ = step(tracker.variables, state, frame, spec=spec,
+                         params=params)
+    jax.block_until_ready(box)
+    if i >= warmup:
+      seconds.append(time.perf_counter() - start)
+  return np.asarray(seconds)
