@@ -3,7 +3,11 @@
 `train_step` is one jitted pure function (state, batch) -> (state, metrics)
 over a `TrainState` pytree, data-parallel over a `jax.sharding.Mesh` with one
 axis `data` (batch sharded, state replicated): one code path for 1 or N
-devices, and for several hosts once `jax.distributed.initialize` has run.
+devices, and for several hosts once `jax.distributed.initialize` has run
+(each host reads its slice of every global batch; the state is placed
+through the host, the orbax checkpoints are written and restored by all
+hosts together, the tracker checkpoints by process 0 alone;
+`tests/test_multihost.py` trains 2 processes against 1).
 `train_and_evaluate(config, workdir)` is the loop: data, checkpoints (orbax,
 resumed automatically from `workdir`), TensorBoard logs, validation, and a
 tracker checkpoint (`workdir/tracker`) that `Tracker.from_checkpoint` loads.
