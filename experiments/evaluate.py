@@ -85,7 +85,9 @@ _OUTPUT = flags.DEFINE_string(
     "output", "eval_output", "Folder for results/ and reports/.")
 _BATCH = flags.DEFINE_integer(
     "batch", protocols.DEFAULT_BATCH, "Most sequences tracked at once "
-    "(OTB, GOT-10k); lower it if memory runs out.", lower_bound=1)
+    "(OTB, GOT-10k), sharded over every local device (rounded up to a "
+    "multiple of their number); lower it if memory runs out.",
+    lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Re-track sequences that already have results.")
 _MAX_FRAMES = flags.DEFINE_integer(

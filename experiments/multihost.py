@@ -38,7 +38,7 @@ def initialize() -> None:
            if f.value is not None]
   if not _MULTIHOST.value:
     if given:
-      raise ValueError(f"{', '.join(given)} need --multihost")
+      raise ValueError(f"{', '.join(given)}: only with --multihost")
     return
   jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                              num_processes=_NUM_PROCESSES.value,
