@@ -193,3 +193,15 @@ def test_two_processes_train_stop_resume_and_match_one_process(tmp_path):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
                                                        atol=1e-6),
                variables, jax.device_get(one["state"].variables))
+
+
+def test_coordinator_flags_without_multihost_are_refused():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from experiments import multihost  # pylint: disable=g-import-not-at-top
+  flags.FLAGS(["evaluate", "--process_id=1", "--num_processes=2"])
+  try:
+    with pytest.raises(ValueError, match="--num_processes, --process_id: "
+                       "only with --multihost"):
+      multihost.initialize()
+  finally:
+    flags.FLAGS.unparse_flags()
