@@ -38,6 +38,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from siamfc_jax import boxes as boxes_lib
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
@@ -89,34 +90,6 @@ def _parse_box(text: str) -> np.ndarray:
   return box
 
 
-def read_boxes_file(path: str) -> np.ndarray:
-  """[K, 4] float64 boxes of an --init_boxes file, one x,y,w,h a line.
-
-  Raises:
-    app.UsageError: a missing file, no boxes, or a line that is not 4
-      numbers (naming the file and line).
-  """
-  if not os.path.isfile(path):
-    raise app.UsageError(f"--init_boxes file not found: {path}")
-  rows = []
-  with open(path) as f:
-    for number, line in enumerate(f, 1):
-      text = line.strip()
-      if not text or text.startswith("#"):
-        continue
-      try:
-        box = np.array([float(v) for v in text.replace(",", " ").split()])
-      except ValueError:
-        box = np.zeros(0)
-      if box.shape != (4,):
-        raise app.UsageError(f"{path}, line {number}: expected x,y,w,h; "
-                             f"got {text!r}")
-      rows.append(box)
-  if not rows:
-    raise app.UsageError(f"{path}: no boxes (one x,y,w,h a line)")
-  return np.stack(rows)
-
-
 def target_boxes(init_box: list[str] | None, init_boxes: str | None
                  ) -> np.ndarray | None:
   """[K, 4] boxes of several targets (--init_box repeated, or
@@ -124,7 +97,10 @@ def target_boxes(init_box: list[str] | None, init_boxes: str | None
   if init_box and init_boxes:
     raise app.UsageError("give --init_box or --init_boxes, not both")
   if init_boxes:
-    return read_boxes_file(init_boxes)
+    try:
+      return boxes_lib.read_boxes(init_boxes)
+    except (FileNotFoundError, ValueError) as e:
+      raise app.UsageError(f"--init_boxes: {e}") from None
   if init_box and len(init_box) > 1:
     return np.stack([_parse_box(text) for text in init_box])
   return None

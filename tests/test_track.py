@@ -93,19 +93,6 @@ def test_cli_tracks_several_targets_into_one_file_each(tmp_path):
     assert sum(1 for _ in reader) == 4
 
 
-def test_a_boxes_file_gives_the_targets_of_repeated_init_box(tmp_path):
-  from experiments import track  # pylint: disable=g-import-not-at-top
-  listing = tmp_path / "boxes.txt"
-  listing.write_text("# x y w h\n1 2 3 4\n\n5.5,6,7,8\n")
-  want = track.target_boxes(["1,2,3,4", "5.5,6,7,8"], None)
-  np.testing.assert_array_equal(track.target_boxes(None, str(listing)), want)
-  assert want.shape == (2, 4)
-  # One --init_box is the one-target path.
-  assert track.target_boxes(["1,2,3,4"], None) is None
-  assert track.target_outputs("out/bag.txt", 2) == ["out/bag_target0.txt",
-                                                    "out/bag_target1.txt"]
-
-
 @pytest.mark.parametrize("content, message", [
     ("1,2,3,4\n1,2,x,4\n", "line 2: expected x,y,w,h"),
     ("\n# nothing\n", "no boxes"),
