@@ -15,6 +15,10 @@ under a pixel:
     backend = backends.make("onnxruntime", spec, variables, params)
     state = backend.init(frame, box)
     state, box = backend.step(state, frame)
+
+K targets in one video: `init_targets(frame, boxes)` with [K, 4] boxes and
+`step_targets(state, frame)` -> (state, [K, 4] boxes), one call per frame
+for all K (ONNX Runtime: an export per K, made at its first use and kept).
 """
 
 from __future__ import annotations

@@ -37,6 +37,13 @@ network call on their N * S crops, what batching buys on a CPU): every
 frame-step input and output gets a leading axis N, frames are [N, H, W, 3]
 of one size, and the N states of the exemplar step are `stack`ed.
 
+K targets in one video (`export_target_steps`, ONNX, in memory; what the
+onnxruntime backend runs for `Tracker.track` with [K, 4] boxes): one frame
+[H, W, 3], a leading axis K on the box, the per-target state and the outputs,
+`fill` shared. K is fixed per export (the backend keeps one per K): a
+symbolic K does not export, since the cross-correlation is a convolution
+with one group per target and an ONNX Conv's group count is an attribute.
+
 Both exporters trace the same model code as the JAX tracker; where an op
 would not export faithfully the model code itself uses an equivalent
 formulation (`crop.py`: plain row gathers; `tracking.locate`: the bicubic

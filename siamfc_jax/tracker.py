@@ -9,6 +9,17 @@ grayscale, RGB, RGBA, 8- or 16-bit; they are converted to 8-bit RGB on the
 host. All per-frame work happens in one call of the backend's frame step
 (`backends.py`): `tracking.track_step` jitted ("jax") or exported to ONNX
 ("onnxruntime", the default on CPU when installed); the boxes agree.
+
+Several targets in one video: give `[K, 4]` boxes to `init` / `track`
+
+    boxes, times = tracker.track(frame_paths, first_boxes)   # [N, K, 4]
+
+and each frame is decoded once and all K targets are stepped in one call of
+the backend (`tracking.track_step_targets`: the K states batched, the frame
+shared), with the boxes of K separate runs (to 1e-4 px). A `[4]` box is the
+one-target path of before, shapes included; `[1, 4]` is K = 1 (boxes
+`[N, 1, 4]`). The gray twin is chosen once per video, from the first frame.
+`track_many` and the got10k adapter are one target per sequence.
 """
 
 from __future__ import annotations

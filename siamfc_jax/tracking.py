@@ -5,7 +5,10 @@ frame on device in one jitted call: crop S scaled search windows, embed,
 cross-correlate, upsample, penalise scale change, blend the cosine window,
 take the arg-max, map it back to the frame and update position and size.
 Frame shapes are static, so a sequence compiles once; the state is a pytree
-of fixed shapes.
+of fixed shapes. `track_step_batch` steps N sequences (N frames);
+`init_targets` / `track_step_targets` step K targets of one video (one
+frame, shared, not copied: crops and `locate` per target, the network once
+on all K * S crops).
 
 What the original (`tracker.m`, `tracker_eval.m`) does and where we differ,
 on purpose, each for a reason written beside it:

@@ -435,3 +435,18 @@ def test_k_target_onnx_steps_equal_the_jax_ones(variables):
 def test_k_target_export_refuses_a_bad_number_of_targets(variables):
   with pytest.raises(ValueError, match="num_targets must be a positive"):
     export.export_target_steps(SPEC, variables, PARAMS, 0)
+
+
+@pytest.mark.parametrize("backend", backends.BACKENDS)
+def test_bundled_network_tracks_two_targets_of_the_demo_clip_as_two_runs(
+    backend):
+  if backend == "onnxruntime":
+    _needs("onnx")
+  seq = pretrained.demo_sequence()
+  frames = [tracker_lib.load_frame(p) for p in seq.frames[:3]]
+  boxes = np.array([seq.boxes[0], [300, 60, 60, 50]])
+  t = tracker_lib.Tracker.pretrained(backend=backend)
+  got, _ = t.track(frames, boxes)
+  for k in range(2):
+    want, _ = t.track(frames, boxes[k])
+    np.testing.assert_allclose(got[:, k], want, rtol=0, atol=TARGETS_PX)
