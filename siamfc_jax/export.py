@@ -924,7 +924,8 @@ def target_step_functions(spec: embedding.ModelSpec,
 
   def exemplar(frame, box):
     state = tracking.init_targets(variables, frame, box, spec, params,
-                                  split_groups=False, unroll=True)
+                                  split_groups=False, unroll=True,
+                                  batch_network=True)
     return tuple(getattr(state, name) for name in STATE)
 
   def frame_step(frame, *arrays):
@@ -933,7 +934,7 @@ def target_step_functions(spec: embedding.ModelSpec,
                                   frame_size=frame_size)
     new, box, scores = tracking.track_step_targets(
         variables, state, frame, spec, params, split_groups=False,
-        unroll=True)
+        unroll=True, batch_network=True)
     z = (new.z_feat,) if params.z_lr else ()
     return (*z, new.centre, new.size, new.x_side, box, scores)
 

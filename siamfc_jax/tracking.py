@@ -531,9 +531,9 @@ def stack_targets(states: list[TrackerState]) -> TrackerState:
 def init_targets(variables: model.Variables, frame: jax.Array,
                  box: jax.Array, spec: embedding.ModelSpec,
                  params: TrackParams = SIAMFC_3S, *,
-                 split_groups: bool = True,
-                 unroll: bool = False) -> TrackerState:
-  """`init_state` of K targets in one frame: K exemplars, one network call.
+                 split_groups: bool = True, unroll: bool = False,
+                 batch_network: bool = False) -> TrackerState:
+  """`init_state` of K targets in one frame, in one call.
 
   Args:
     variables: network variables.
@@ -545,6 +545,8 @@ def init_targets(variables: model.Variables, frame: jax.Array,
     unroll: crop target by target in a Python loop instead of `jax.vmap`
       (for the ONNX export, whose converter mis-shapes the vmapped ops);
       same results.
+    batch_network: one network call on all K exemplars (for ONNX Runtime)
+      rather than one per target in a `lax.map` (see `_per_target`).
 
   Returns:
     A `TrackerState` laid out as `TARGET_AXES`: z_feat [K, 1, Ht, Wt, C],
@@ -556,7 +558,8 @@ def init_targets(variables: model.Variables, frame: jax.Array,
   s_z = boxes.context_side(size, params.context)
   z_feat = _templates(variables, frame, centre,
                       s_z * (params.exemplar_size / params.context_size()),
-                      fill, None, spec, params, split_groups, unroll)
+                      fill, None, spec, params, split_groups, unroll,
+                      batch_network)
   x_side = s_z * (params.instance_size / params.context_size())
   return TrackerState(
       z_feat=z_feat, centre=centre, size=size, x_side=x_side,
@@ -567,30 +570,51 @@ def init_targets(variables: model.Variables, frame: jax.Array,
 
 
 def _templates(variables, frame, centre, z_side, fill, frame_size, spec,
-               params, split_groups, unroll) -> jax.Array:
+               params, split_groups, unroll, batch_network) -> jax.Array:
   """[K, 1, Ht, Wt, C] templates of K exemplars around `centre` [K, 2]
-  (sides `z_side` [K]): K crops of the shared frame, one network call."""
+  (sides `z_side` [K]): K crops of the shared frame, then the network."""
   def one(c, s):
     return crop.crop_scales(frame, c, s[None], params.exemplar_size, fill,
-                            frame_size)[0]
+                            frame_size)
   if unroll:
     crops = jnp.stack([one(centre[k], z_side[k])
                        for k in range(centre.shape[0])])
   else:
-    crops = jax.vmap(one)(centre, z_side)
-  return model.template(spec, variables, crops, split_groups)[:, None]
+    crops = jax.vmap(one)(centre, z_side)  # [K, 1, size, size, 3]
+  return _per_target(
+      lambda z_img: model.template(spec, variables, z_img, split_groups),
+      crops, batch_network)
+
+
+def _per_target(net, inputs: jax.Array, batch_network: bool) -> jax.Array:
+  """`net` of each target's [B, ...] `inputs` ([K, B, ...]) -> [K, ...].
+
+  Batched: one call on all K * B (ONNX Runtime's convolutions give each
+  image the same result whatever the batch). Else `lax.map`, one call per
+  target at the one-target shapes: XLA picks its convolution algorithm by
+  batch size, and a batch of 48 crops moved the scores by ~1e-7, enough to
+  flip a peak (3.7 px apart from separate runs after 20 frames of the demo
+  clip, 16 targets); per-target calls are also no slower on XLA:CPU.
+  """
+  if not batch_network:
+    return jax.lax.map(net, inputs)
+  num, batch = inputs.shape[:2]
+  out = net(inputs.reshape((num * batch,) + inputs.shape[2:]))
+  return out.reshape((num, batch) + out.shape[1:])
 
 
 def track_step_targets(variables: model.Variables, state: TrackerState,
                        frame: jax.Array, spec: embedding.ModelSpec,
                        params: TrackParams = SIAMFC_3S, *,
-                       split_groups: bool = True, unroll: bool = False
+                       split_groups: bool = True, unroll: bool = False,
+                       batch_network: bool = False
                        ) -> tuple[TrackerState, jax.Array, jax.Array]:
   """`track_step` of K targets in one frame, in one call.
 
   The crops and `locate` run per target (vmapped, the frame shared, not
-  copied); the network runs once on all K * S search crops (and once on
-  the K new exemplars of CFNet's template update), as one batch.
+  copied); the network runs per target in a `lax.map` at the one-target
+  shapes, or once on all K * S search crops with `batch_network` (and the
+  same for the K new exemplars of CFNet's template update).
 
   Args:
     variables: network variables.
@@ -601,6 +625,8 @@ def track_step_targets(variables: model.Variables, state: TrackerState,
     split_groups: how grouped layers run (`embedding.Conv`); same results.
     unroll: per-target work in a Python loop instead of `jax.vmap` (see
       `init_targets`); same results.
+    batch_network: one network call on all K * S crops (see
+      `_per_target`).
 
   Returns:
     (new state, [K, 4] float32 boxes, [K, S, n, n] float32 score maps);
@@ -613,13 +639,20 @@ def track_step_targets(variables: model.Variables, state: TrackerState,
   else:
     crops = jax.vmap(search_crops, in_axes=(TARGET_AXES, None, None))(
         state, frame, params)  # [K, S, n, n, 3]
-  s = crops.shape[1]
-  x_feat = model.embed(spec, variables,
-                       crops.reshape((num * s,) + crops.shape[2:]),
-                       split_groups)
-  scores = model.score(spec, variables, state.z_feat[:, 0], x_feat,
-                       raw=params.raw_scores, split_groups=split_groups)
-  scores = scores.reshape((num, s) + scores.shape[1:])
+  if batch_network:
+    s = crops.shape[1]
+    x_feat = model.embed(spec, variables,
+                         crops.reshape((num * s,) + crops.shape[2:]),
+                         split_groups)
+    scores = model.score(spec, variables, state.z_feat[:, 0], x_feat,
+                         raw=params.raw_scores, split_groups=split_groups)
+    scores = scores.reshape((num, s) + scores.shape[1:])
+  else:  # see `_per_target`
+    scores = jax.lax.map(lambda a: model.score(
+        spec, variables, a[0], model.embed(spec, variables, a[1],
+                                           split_groups),
+        raw=params.raw_scores, split_groups=split_groups),
+                         (state.z_feat, crops))
   if unroll:
     new = stack_targets([locate(target(state, k), scores[k],
                                 spec.total_stride, params)
@@ -631,7 +664,8 @@ def track_step_targets(variables: model.Variables, state: TrackerState,
   if params.z_lr:  # CFNet's template update (`update_template`), batched
     z_side = state.x_side * (params.exemplar_size / params.instance_size)
     z_new = _templates(variables, frame, new.centre, z_side, new.fill,
-                       new.frame_size, spec, params, split_groups, unroll)
+                       new.frame_size, spec, params, split_groups, unroll,
+                       batch_network)
     new = new.replace(z_feat=(1 - params.z_lr) * new.z_feat
                       + params.z_lr * z_new)
   return new, boxes.from_centre_size(new.centre, new.size), scores

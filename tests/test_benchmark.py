@@ -67,7 +67,7 @@ def test_train_step_benchmark_times_a_tiny_config():
 def test_multi_target_benchmark_times_both_ways_on_a_tiny_network(capsys):
   from benchmarks import multi_target  # pylint: disable=g-import-not-at-top
   argv = flags.FLAGS(["multi_target", "--tiny_network", "--frames=3",
-                      "--targets=2", "--backends=jax"])
+                      "--targets=2", "--backends=jax", "--runs=1"])
   try:
     multi_target.main(argv)
   finally:
