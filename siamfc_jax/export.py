@@ -924,8 +924,7 @@ def target_step_functions(spec: embedding.ModelSpec,
 
   def exemplar(frame, box):
     state = tracking.init_targets(variables, frame, box, spec, params,
-                                  split_groups=False, unroll=True,
-                                  batch_network=True)
+                                  split_groups=False)
     return tuple(getattr(state, name) for name in STATE)
 
   def frame_step(frame, *arrays):
@@ -933,8 +932,7 @@ def target_step_functions(spec: embedding.ModelSpec,
     state = tracking.TrackerState(**dict(zip(STATE, arrays)),
                                   frame_size=frame_size)
     new, box, scores = tracking.track_step_targets(
-        variables, state, frame, spec, params, split_groups=False,
-        unroll=True, batch_network=True)
+        variables, state, frame, spec, params, split_groups=False)
     z = (new.z_feat,) if params.z_lr else ()
     return (*z, new.centre, new.size, new.x_side, box, scores)
 

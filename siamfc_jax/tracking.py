@@ -6,9 +6,8 @@ cross-correlate, upsample, penalise scale change, blend the cosine window,
 take the arg-max, map it back to the frame and update position and size.
 Frame shapes are static, so a sequence compiles once; the state is a pytree
 of fixed shapes. `track_step_batch` steps N sequences (N frames);
-`init_targets` / `track_step_targets` step K targets of one video (one
-frame, shared, not copied: crops and `locate` per target, the network once
-on all K * S crops).
+`init_targets` / `track_step_targets` step K targets of one video in one
+call (one frame, shared, not copied), bit for bit as K separate runs.
 
 What the original (`tracker.m`, `tracker_eval.m`) does and where we differ,
 on purpose, each for a reason written beside it:
@@ -508,11 +507,8 @@ def track_step_batch(variables, state: TrackerState, frames: jax.Array,
 # ----------------------------------------------------------------------------
 # K targets in one video: one frame, K states, one call.
 
-# Axes of a K-target state: the target fields have a leading axis K; the
-# padding colour and frame size belong to the video and are shared, so the
-# frame is never broadcast to K copies (the crop subtracts `fill` from it).
-TARGET_AXES = TrackerState(z_feat=0, centre=0, size=0, x_side=0,
-                           x_side_limits=0, fill=None, frame_size=None)
+# A K-target state (`init_targets`) has a leading axis K on these fields;
+# the padding colour and frame size belong to the video and are shared.
 _PER_TARGET = ("z_feat", "centre", "size", "x_side", "x_side_limits")
 
 
@@ -522,8 +518,8 @@ def target(state: TrackerState, k: int) -> TrackerState:
 
 
 def stack_targets(states: list[TrackerState]) -> TrackerState:
-  """K one-target states of one video -> a K-target state (`TARGET_AXES`;
-  the shared fields are taken from the first)."""
+  """K one-target states of one video -> a K-target state (`_PER_TARGET`
+  stacked; the shared fields are taken from the first)."""
   return states[0].replace(**{f: jnp.stack([getattr(s, f) for s in states])
                               for f in _PER_TARGET})
 
@@ -531,8 +527,7 @@ def stack_targets(states: list[TrackerState]) -> TrackerState:
 def init_targets(variables: model.Variables, frame: jax.Array,
                  box: jax.Array, spec: embedding.ModelSpec,
                  params: TrackParams = SIAMFC_3S, *,
-                 split_groups: bool = True, unroll: bool = False,
-                 batch_network: bool = False) -> TrackerState:
+                 split_groups: bool = True) -> TrackerState:
   """`init_state` of K targets in one frame, in one call.
 
   Args:
@@ -542,14 +537,9 @@ def init_targets(variables: model.Variables, frame: jax.Array,
     spec: the network.
     params: tracking hyper-parameters.
     split_groups: how grouped layers run (`embedding.Conv`); same results.
-    unroll: crop target by target in a Python loop instead of `jax.vmap`
-      (for the ONNX export, whose converter mis-shapes the vmapped ops);
-      same results.
-    batch_network: one network call on all K exemplars (for ONNX Runtime)
-      rather than one per target in a `lax.map` (see `_per_target`).
 
   Returns:
-    A `TrackerState` laid out as `TARGET_AXES`: z_feat [K, 1, Ht, Wt, C],
+    A K-target `TrackerState`: z_feat [K, 1, Ht, Wt, C],
     centre and size [K, 2], x_side [K], x_side_limits [K, 2]; fill [3] and
     frame_size [2] shared. Target k's fields equal `init_state` of box k.
   """
@@ -558,8 +548,7 @@ def init_targets(variables: model.Variables, frame: jax.Array,
   s_z = boxes.context_side(size, params.context)
   z_feat = _templates(variables, frame, centre,
                       s_z * (params.exemplar_size / params.context_size()),
-                      fill, None, spec, params, split_groups, unroll,
-                      batch_network)
+                      fill, None, spec, params, split_groups)
   x_side = s_z * (params.instance_size / params.context_size())
   return TrackerState(
       z_feat=z_feat, centre=centre, size=size, x_side=x_side,
@@ -570,102 +559,65 @@ def init_targets(variables: model.Variables, frame: jax.Array,
 
 
 def _templates(variables, frame, centre, z_side, fill, frame_size, spec,
-               params, split_groups, unroll, batch_network) -> jax.Array:
+               params, split_groups) -> jax.Array:
   """[K, 1, Ht, Wt, C] templates of K exemplars around `centre` [K, 2]
-  (sides `z_side` [K]): K crops of the shared frame, then the network."""
-  def one(c, s):
-    return crop.crop_scales(frame, c, s[None], params.exemplar_size, fill,
-                            frame_size)
-  if unroll:
-    crops = jnp.stack([one(centre[k], z_side[k])
-                       for k in range(centre.shape[0])])
-  else:
-    crops = jax.vmap(one)(centre, z_side)  # [K, 1, size, size, 3]
-  return _per_target(
-      lambda z_img: model.template(spec, variables, z_img, split_groups),
-      crops, batch_network)
-
-
-def _per_target(net, inputs: jax.Array, batch_network: bool) -> jax.Array:
-  """`net` of each target's [B, ...] `inputs` ([K, B, ...]) -> [K, ...].
-
-  Batched: one call on all K * B (ONNX Runtime's convolutions give each
-  image the same result whatever the batch). Else `lax.map`, one call per
-  target at the one-target shapes: XLA picks its convolution algorithm by
-  batch size, and a batch of 48 crops moved the scores by ~1e-7, enough to
-  flip a peak (3.7 px apart from separate runs after 20 frames of the demo
-  clip, 16 targets); per-target calls are also no slower on XLA:CPU.
-  """
-  if not batch_network:
-    return jax.lax.map(net, inputs)
-  num, batch = inputs.shape[:2]
-  out = net(inputs.reshape((num * batch,) + inputs.shape[2:]))
-  return out.reshape((num, batch) + out.shape[1:])
+  (sides `z_side` [K]): K crops of the shared frame, one network call."""
+  crops = jnp.stack([
+      crop.crop_scales(frame, centre[k], z_side[k][None],
+                       params.exemplar_size, fill, frame_size)[0]
+      for k in range(centre.shape[0])])
+  return model.template(spec, variables, crops, split_groups)[:, None]
 
 
 def track_step_targets(variables: model.Variables, state: TrackerState,
                        frame: jax.Array, spec: embedding.ModelSpec,
                        params: TrackParams = SIAMFC_3S, *,
-                       split_groups: bool = True, unroll: bool = False,
-                       batch_network: bool = False
+                       split_groups: bool = True
                        ) -> tuple[TrackerState, jax.Array, jax.Array]:
   """`track_step` of K targets in one frame, in one call.
 
-  The crops and `locate` run per target (vmapped, the frame shared, not
-  copied); the network runs per target in a `lax.map` at the one-target
-  shapes, or once on all K * S search crops with `batch_network` (and the
-  same for the K new exemplars of CFNet's template update).
+  The crops and `locate` run target by target (a Python loop: K copies of
+  the one-target ops at the one-target shapes, each reading the one shared
+  frame), the network once on all K * S search crops (and on the K new
+  exemplars of CFNet's template update). Each target's boxes are then those
+  of a separate run, bit for bit on both backends (their convolutions give
+  an image the same result whatever the batch). Two forms that are not:
+  `jax.vmap` over the targets batches `locate`'s reductions, which XLA
+  then sums in another order (on the demo clip with 16 targets, a peak
+  flipped at frame 10: 0.9 px off the separate run, 3.7 px by frame 20),
+  and `lax.map` of `track_step` lets XLA compile the loop body otherwise
+  (a tiny CFNet drifted 0.07 px in 4 frames); jax2onnx exports neither
+  well.
 
   Args:
     variables: network variables.
-    state: K targets laid out as `TARGET_AXES` (`init_targets`).
+    state: K targets (`init_targets`).
     frame: [H, W, 3] frame, uint8 or float32 in [0, 255].
     spec: the network (static).
     params: tracking hyper-parameters (static).
     split_groups: how grouped layers run (`embedding.Conv`); same results.
-    unroll: per-target work in a Python loop instead of `jax.vmap` (see
-      `init_targets`); same results.
-    batch_network: one network call on all K * S crops (see
-      `_per_target`).
 
   Returns:
     (new state, [K, 4] float32 boxes, [K, S, n, n] float32 score maps);
     target k's equal `track_step` of target k alone.
   """
   num = state.centre.shape[0]
-  if unroll:
-    crops = jnp.stack([search_crops(target(state, k), frame, params)
+  crops = jnp.stack([search_crops(target(state, k), frame, params)
+                     for k in range(num)])  # [K, S, n, n, 3]
+  s = crops.shape[1]
+  x_feat = model.embed(spec, variables,
+                       crops.reshape((num * s,) + crops.shape[2:]),
+                       split_groups)
+  scores = model.score(spec, variables, state.z_feat[:, 0], x_feat,
+                       raw=params.raw_scores, split_groups=split_groups)
+  scores = scores.reshape((num, s) + scores.shape[1:])
+  new = stack_targets([locate(target(state, k), scores[k],
+                              spec.total_stride, params)
                        for k in range(num)])
-  else:
-    crops = jax.vmap(search_crops, in_axes=(TARGET_AXES, None, None))(
-        state, frame, params)  # [K, S, n, n, 3]
-  if batch_network:
-    s = crops.shape[1]
-    x_feat = model.embed(spec, variables,
-                         crops.reshape((num * s,) + crops.shape[2:]),
-                         split_groups)
-    scores = model.score(spec, variables, state.z_feat[:, 0], x_feat,
-                         raw=params.raw_scores, split_groups=split_groups)
-    scores = scores.reshape((num, s) + scores.shape[1:])
-  else:  # see `_per_target`
-    scores = jax.lax.map(lambda a: model.score(
-        spec, variables, a[0], model.embed(spec, variables, a[1],
-                                           split_groups),
-        raw=params.raw_scores, split_groups=split_groups),
-                         (state.z_feat, crops))
-  if unroll:
-    new = stack_targets([locate(target(state, k), scores[k],
-                                spec.total_stride, params)
-                         for k in range(num)])
-  else:
-    new = jax.vmap(locate, in_axes=(TARGET_AXES, 0, None, None),
-                   out_axes=TARGET_AXES)(state, scores, spec.total_stride,
-                                         params)
   if params.z_lr:  # CFNet's template update (`update_template`), batched
     z_side = state.x_side * (params.exemplar_size / params.instance_size)
     z_new = _templates(variables, frame, new.centre, z_side, new.fill,
-                       new.frame_size, spec, params, split_groups, unroll,
-                       batch_network)
+                       new.frame_size, spec, params, split_groups)
     new = new.replace(z_feat=(1 - params.z_lr) * new.z_feat
                       + params.z_lr * z_new)
   return new, boxes.from_centre_size(new.centre, new.size), scores

@@ -278,8 +278,7 @@ def _avals(jaxpr):
       yield from _avals(sub)
 
 
-@pytest.mark.parametrize("unroll", [False, True])
-def test_k_target_step_never_copies_the_frame_per_target(unroll):
+def test_k_target_step_never_copies_the_frame_per_target():
   # H = 77 is no other dimension of the step: any array with an axis of 77
   # larger than one frame would be a per-target copy of it.
   height, width, num = 77, 101, 4
@@ -289,8 +288,8 @@ def test_k_target_step_never_copies_the_frame_per_target(unroll):
                    [80, 20, 6, 9]])
   state = tracking.init_targets_jit(GREY_VARIABLES, frame, box, GREY, params)
   jaxpr = jax.make_jaxpr(functools.partial(
-      tracking.track_step_targets, spec=GREY, params=params,
-      unroll=unroll))(GREY_VARIABLES, state, frame).jaxpr
+      tracking.track_step_targets, spec=GREY, params=params))(
+          GREY_VARIABLES, state, frame).jaxpr
   big = [a.shape for a in _avals(jaxpr) if height in a.shape
          and np.prod(a.shape) > height * width * 3]
   assert not big
