@@ -412,26 +412,6 @@ def test_onnx_k_targets_in_one_call_equal_k_single_target_runs(variables,
   assert list(t.backend._target_steps) == [3]  # pylint: disable=protected-access
 
 
-def test_k_target_onnx_steps_equal_the_jax_ones(variables):
-  _needs("onnx")
-  frames, box = _moving_square(3)
-  boxes = np.array([box, [100, 70, 20, 16]], np.float32)
-  steps = export.TargetSteps(SPEC, PARAMS, export.export_target_steps(
-      SPEC, variables, PARAMS, 2), 2)
-  state = steps.init(frames[0], boxes)
-  want = tracking.init_targets_jit(variables, frames[0], boxes, SPEC, PARAMS)
-  for name in export.STATE:
-    assert state[name].shape == getattr(want, name).shape
-  for frame in frames[1:]:
-    state, got, scores = steps.step(state, frame)
-    want, want_box, want_scores = tracking.track_step_targets_jit(
-        variables, want, frame, SPEC, PARAMS)
-    assert got.shape == (2, 4) and scores.shape == want_scores.shape
-    np.testing.assert_allclose(got, want_box, atol=1e-3)
-    assert (np.abs(scores - want_scores).max()
-            <= SCORE_RTOL * np.abs(want_scores).max())
-
-
 def test_k_target_export_refuses_a_bad_number_of_targets(variables):
   with pytest.raises(ValueError, match="num_targets must be a positive"):
     export.export_target_steps(SPEC, variables, PARAMS, 0)
