@@ -15,6 +15,10 @@ under a pixel:
     backend = backends.make("onnxruntime", spec, variables, params)
     state = backend.init(frame, box)
     state, box = backend.step(state, frame)
+
+K targets in one video: `init_targets(frame, boxes)` with [K, 4] boxes and
+`step_targets(state, frame)` -> (state, [K, 4] boxes), one call per frame
+for all K (ONNX Runtime: an export per K, made at its first use and kept).
 """
 
 from __future__ import annotations
@@ -94,6 +98,21 @@ class JaxBackend:
                                             self.spec, self.params)
     return state, np.asarray(box)
 
+  def init_targets(self, frame: np.ndarray, box: np.ndarray
+                   ) -> tracking.TrackerState:
+    """Exemplar step of K targets: [H, W, 3] uint8 frame, [K, 4] float32
+    boxes, one call."""
+    state = tracking.init_targets_jit(self.variables, frame, box, self.spec,
+                                      self.params)
+    return jax.block_until_ready(state)
+
+  def step_targets(self, state: tracking.TrackerState, frame: np.ndarray
+                   ) -> tuple[tracking.TrackerState, np.ndarray]:
+    """Frame step of K targets, one call: (new state, [K, 4] boxes)."""
+    state, box, _ = tracking.track_step_targets_jit(
+        self.variables, state, frame, self.spec, self.params)
+    return state, np.asarray(box)
+
 
 class OnnxRuntimeBackend:
   """The exported ONNX steps in ONNX Runtime; the state is a dict of arrays.
@@ -109,6 +128,7 @@ class OnnxRuntimeBackend:
     self.spec, self.variables, self.params = spec, variables, params
     self.num_threads = num_threads
     self._steps: export.ExportedSteps | None = None
+    self._target_steps: dict[int, export.TargetSteps] = {}
 
   @property
   def steps(self) -> export.ExportedSteps:
@@ -128,6 +148,32 @@ class OnnxRuntimeBackend:
            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Frame step: (new state, [4] box [x, y, w, h])."""
     state, box, _ = self.steps.step(state, frame)
+    return state, box
+
+  def target_steps(self, num_targets: int) -> export.TargetSteps:
+    """The K-target steps, exported at the first use of each K and kept.
+
+    One export per K: the cross-correlation is a convolution with one group
+    per target, and an ONNX Conv's group count cannot be symbolic.
+    """
+    if num_targets not in self._target_steps:
+      blobs = export.export_target_steps(self.spec, self.variables,
+                                         self.params, num_targets)
+      self._target_steps[num_targets] = export.TargetSteps(
+          self.spec, self.params, blobs, num_targets, self.num_threads)
+    return self._target_steps[num_targets]
+
+  def init_targets(self, frame: np.ndarray, box: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """Exemplar step of K targets: [H, W, 3] uint8 frame, [K, 4] float32
+    boxes, one call."""
+    return self.target_steps(len(box)).init(frame, box)
+
+  def step_targets(self, state: dict[str, np.ndarray], frame: np.ndarray
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Frame step of K targets, one call: (new state, [K, 4] boxes)."""
+    state, box, _ = self.target_steps(len(state["centre"])).step(state,
+                                                                  frame)
     return state, box
 
 

@@ -16,8 +16,11 @@ crops around it with rounding, so its exemplar and search crops both sit about
 the displacement; we crop at the exact centre instead.
 """
 
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Amount of context around the target (Sec. 2.4: p = (w + h) / 4).
 CONTEXT_ORIGINAL = 0.5
@@ -50,3 +53,42 @@ def context_side(size: jax.Array,
   """
   pad = context * (size[..., 0] + size[..., 1])
   return jnp.sqrt((size[..., 0] + pad) * (size[..., 1] + pad))
+
+
+def read_boxes(path) -> np.ndarray:
+  """Reads a text file of boxes, one `x,y,w,h` a line (0-based, as above).
+
+  Numbers are separated by commas or spaces; blank lines and lines starting
+  with `#` are skipped. Used for the first-frame boxes of several targets
+  (`experiments.track --init_boxes`).
+
+  Args:
+    path: the file.
+
+  Returns:
+    [K, 4] float64 boxes, K >= 1, in line order.
+
+  Raises:
+    FileNotFoundError: no such file.
+    ValueError: no boxes, or a line that is not 4 numbers (naming the file
+      and the line number).
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"boxes file not found: {path}")
+  rows = []
+  with open(path) as f:
+    for number, line in enumerate(f, 1):
+      text = line.strip()
+      if not text or text.startswith("#"):
+        continue
+      try:
+        box = np.array([float(v) for v in text.replace(",", " ").split()])
+      except ValueError:
+        box = np.zeros(0)
+      if box.shape != (4,):
+        raise ValueError(f"{path}, line {number}: expected x,y,w,h; got "
+                         f"{text!r}")
+      rows.append(box)
+  if not rows:
+    raise ValueError(f"{path}: no boxes (expected one x,y,w,h a line)")
+  return np.stack(rows)

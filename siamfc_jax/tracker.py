@@ -9,6 +9,17 @@ grayscale, RGB, RGBA, 8- or 16-bit; they are converted to 8-bit RGB on the
 host. All per-frame work happens in one call of the backend's frame step
 (`backends.py`): `tracking.track_step` jitted ("jax") or exported to ONNX
 ("onnxruntime", the default on CPU when installed); the boxes agree.
+
+Several targets in one video: give `[K, 4]` boxes to `init` / `track`
+
+    boxes, times = tracker.track(frame_paths, first_boxes)   # [N, K, 4]
+
+and each frame is decoded once and all K targets are stepped in one call of
+the backend (`tracking.track_step_targets`: the K states batched, the frame
+shared), with the boxes of K separate runs (to 1e-4 px). A `[4]` box is the
+one-target path of before, shapes included; `[1, 4]` is K = 1 (boxes
+`[N, 1, 4]`). The gray twin is chosen once per video, from the first frame.
+`track_many` and the got10k adapter are one target per sequence.
 """
 
 from __future__ import annotations
@@ -118,6 +129,32 @@ def check_box(box, frame_shape: Sequence[int]) -> np.ndarray:
   return b.astype(np.float32)
 
 
+def check_boxes(box, frame_shape: Sequence[int]) -> np.ndarray:
+  """Validates K target boxes against their frame (`check_box` each).
+
+  Args:
+    box: [K, 4] numbers, one [x, y, w, h] per target, K >= 1.
+    frame_shape: (H, W, ...) of the frame.
+
+  Returns:
+    [K, 4] float32 boxes.
+
+  Raises:
+    ValueError: not [K, 4] with K >= 1, or a bad box (naming its index).
+  """
+  b = np.asarray(box, np.float64)
+  if b.ndim != 2 or b.shape[0] < 1 or b.shape[1] != 4:
+    raise ValueError(f"target boxes must be [K, 4] with K >= 1, one "
+                     f"[x, y, w, h] per target; got shape {b.shape}")
+  out = []
+  for k, one in enumerate(b):
+    try:
+      out.append(check_box(one, frame_shape))
+    except ValueError as e:
+      raise ValueError(f"target {k}: {e}") from None
+  return np.stack(out)
+
+
 class Tracker:
   """A SiamFC tracker: network variables + tracking hyper-parameters.
 
@@ -165,6 +202,7 @@ class Tracker:
     self._active = self.backend
     self._state = None
     self._frame_shape = None
+    self._targets = False
 
   @classmethod
   def pretrained(cls, name: str = "siamfc-3s",
@@ -260,16 +298,28 @@ class Tracker:
                                     else export.weights_sha256(gray))}
 
   def init(self, image: Frame, box) -> None:
-    """Starts tracking the target `box` [x, y, w, h] in `image`."""
+    """Starts tracking the target `box` [x, y, w, h] in `image`.
+
+    Args:
+      image: the first frame.
+      box: [4] one target, or [K, 4] K targets (`check_boxes`), then
+        tracked together: one call of the backend steps all K per frame.
+    """
     frame = load_frame(image)
-    box = check_box(box, frame.shape)
+    targets = np.ndim(box) == 2
+    box = check_boxes(box, frame.shape) if targets else check_box(
+        box, frame.shape)
     self._frame_shape = frame.shape
+    # One network per video: the first frame decides for every target.
     self._active = (self.gray_backend if self.gray_backend is not None
                     and is_grayscale(frame) else self.backend)
-    self._state = self._active.init(frame, box)
+    self._targets = targets
+    self._state = (self._active.init_targets(frame, box) if targets
+                   else self._active.init(frame, box))
 
   def update(self, image: Frame) -> np.ndarray:
-    """Tracks into the next frame; returns the [4] float64 box."""
+    """Tracks into the next frame; returns the [4] float64 box ([K, 4] for
+    K targets)."""
     return np.asarray(self._step(image), np.float64)
 
   def _step(self, image: Frame) -> np.ndarray:
@@ -279,7 +329,10 @@ class Tracker:
     if frame.shape != self._frame_shape:
       raise ValueError(f"frame shape {frame.shape} differs from the first "
                        f"frame's {self._frame_shape}")
-    self._state, box = self._active.step(self._state, frame)
+    if self._targets:
+      self._state, box = self._active.step_targets(self._state, frame)
+    else:
+      self._state, box = self._active.step(self._state, frame)
     return box
 
   def track(self, frames: Iterable[Frame], box,
@@ -288,13 +341,16 @@ class Tracker:
     """Tracks a whole sequence (got10k's `Tracker.track`).
 
     Args:
-      frames: paths or images; the first one holds `box`.
-      box: [x, y, w, h] target in the first frame.
+      frames: paths or images; the first one holds `box`. Each is decoded
+        once, whatever the number of targets.
+      box: [x, y, w, h] target in the first frame, or [K, 4] K targets,
+        tracked together (one backend call per frame for all K).
       progress: called with the number of frames done, after each frame.
 
     Returns:
-      ([N, 4] float64 boxes, boxes[0] = box; [N] float64 seconds spent in
-      `init`/`update` per frame, decoding excluded).
+      ([N, 4] float64 boxes ([N, K, 4] for K targets), boxes[0] = box;
+      [N] float64 seconds spent in `init`/`update` per frame, decoding
+      excluded).
     """
     out_boxes, times = [], []
     for i, (b, seconds) in enumerate(self.track_iter(frames, box)):
@@ -308,7 +364,8 @@ class Tracker:
 
   def track_iter(self, frames: Iterable[Frame], box
                  ) -> Iterator[tuple[np.ndarray, float]]:
-    """Yields ([4] float64 box, seconds) frame by frame, as they are tracked.
+    """Yields ([4] float64 box, or [K, 4] for K targets; seconds) frame by
+    frame, as they are tracked.
 
     Frames are decoded in a background thread while the device tracks, and
     the seconds exclude decoding. A consumer that stores what it receives
@@ -319,7 +376,8 @@ class Tracker:
         start = time.perf_counter()
         if i == 0:
           self.init(frame, box)  # the backend waits for its result
-          out = np.asarray(box, np.float64).reshape(4)
+          out = np.asarray(box, np.float64)
+          out = out if out.ndim == 2 else out.reshape(4)
         else:
           out = self.update(frame)
         yield out, time.perf_counter() - start

@@ -5,7 +5,9 @@ frame on device in one jitted call: crop S scaled search windows, embed,
 cross-correlate, upsample, penalise scale change, blend the cosine window,
 take the arg-max, map it back to the frame and update position and size.
 Frame shapes are static, so a sequence compiles once; the state is a pytree
-of fixed shapes.
+of fixed shapes. `track_step_batch` steps N sequences (N frames);
+`init_targets` / `track_step_targets` step K targets of one video in one
+call (one frame, shared, not copied), bit for bit as K separate runs.
 
 What the original (`tracker.m`, `tracker_eval.m`) does and where we differ,
 on purpose, each for a reason written beside it:
@@ -500,3 +502,135 @@ def track_step_batch(variables, state: TrackerState, frames: jax.Array,
 
   new = jax.tree.map(keep, new, state)
   return new, jnp.where(active[:, None], box, state.box), scores
+
+
+# ----------------------------------------------------------------------------
+# K targets in one video: one frame, K states, one call.
+
+# A K-target state (`init_targets`) has a leading axis K on these fields;
+# the padding colour and frame size belong to the video and are shared.
+_PER_TARGET = ("z_feat", "centre", "size", "x_side", "x_side_limits")
+
+
+def target(state: TrackerState, k: int) -> TrackerState:
+  """Target k of a K-target state, as a one-target `TrackerState`."""
+  return state.replace(**{f: getattr(state, f)[k] for f in _PER_TARGET})
+
+
+def stack_targets(states: list[TrackerState]) -> TrackerState:
+  """K one-target states of one video -> a K-target state (`_PER_TARGET`
+  stacked; the shared fields are taken from the first)."""
+  return states[0].replace(**{f: jnp.stack([getattr(s, f) for s in states])
+                              for f in _PER_TARGET})
+
+
+def init_targets(variables: model.Variables, frame: jax.Array,
+                 box: jax.Array, spec: embedding.ModelSpec,
+                 params: TrackParams = SIAMFC_3S, *,
+                 split_groups: bool = True) -> TrackerState:
+  """`init_state` of K targets in one frame, in one call.
+
+  Args:
+    variables: network variables.
+    frame: [H, W, 3] first frame, uint8 or float32 in [0, 255].
+    box: [K, 4] float32 target boxes [x, y, w, h] (see `boxes.py`).
+    spec: the network.
+    params: tracking hyper-parameters.
+    split_groups: how grouped layers run (`embedding.Conv`); same results.
+
+  Returns:
+    A K-target `TrackerState`: z_feat [K, 1, Ht, Wt, C],
+    centre and size [K, 2], x_side [K], x_side_limits [K, 2]; fill [3] and
+    frame_size [2] shared. Target k's fields equal `init_state` of box k.
+  """
+  centre, size = boxes.to_centre_size(jnp.asarray(box, jnp.float32))
+  fill = crop.mean_colour(frame)
+  s_z = boxes.context_side(size, params.context)
+  z_feat = _templates(variables, frame, centre,
+                      s_z * (params.exemplar_size / params.context_size()),
+                      fill, None, spec, params, split_groups)
+  x_side = s_z * (params.instance_size / params.context_size())
+  return TrackerState(
+      z_feat=z_feat, centre=centre, size=size, x_side=x_side,
+      x_side_limits=jnp.stack([params.min_scale * x_side,
+                               params.max_scale * x_side], axis=-1),
+      fill=fill,
+      frame_size=jnp.array([frame.shape[1], frame.shape[0]], jnp.int32))
+
+
+def _templates(variables, frame, centre, z_side, fill, frame_size, spec,
+               params, split_groups) -> jax.Array:
+  """[K, 1, Ht, Wt, C] templates of K exemplars around `centre` [K, 2]
+  (sides `z_side` [K]): K crops of the shared frame, one network call."""
+  crops = jnp.stack([
+      crop.crop_scales(frame, centre[k], z_side[k][None],
+                       params.exemplar_size, fill, frame_size)[0]
+      for k in range(centre.shape[0])])
+  return model.template(spec, variables, crops, split_groups)[:, None]
+
+
+def track_step_targets(variables: model.Variables, state: TrackerState,
+                       frame: jax.Array, spec: embedding.ModelSpec,
+                       params: TrackParams = SIAMFC_3S, *,
+                       split_groups: bool = True
+                       ) -> tuple[TrackerState, jax.Array, jax.Array]:
+  """`track_step` of K targets in one frame, in one call.
+
+  The crops and `locate` run target by target (a Python loop: K copies of
+  the one-target ops at the one-target shapes, each reading the one shared
+  frame), the network once on all K * S search crops (and on the K new
+  exemplars of CFNet's template update). Each target's boxes are then those
+  of a separate run, bit for bit on both backends (their convolutions give
+  an image the same result whatever the batch). Two forms that are not:
+  `jax.vmap` over the targets batches `locate`'s reductions, which XLA
+  then sums in another order (on the demo clip with 16 targets, a peak
+  flipped at frame 10: 0.9 px off the separate run, 3.7 px by frame 20),
+  and `lax.map` of `track_step` lets XLA compile the loop body otherwise
+  (a tiny CFNet drifted 0.07 px in 4 frames); jax2onnx exports neither
+  well.
+
+  Args:
+    variables: network variables.
+    state: K targets (`init_targets`).
+    frame: [H, W, 3] frame, uint8 or float32 in [0, 255].
+    spec: the network (static).
+    params: tracking hyper-parameters (static).
+    split_groups: how grouped layers run (`embedding.Conv`); same results.
+
+  Returns:
+    (new state, [K, 4] float32 boxes, [K, S, n, n] float32 score maps);
+    target k's equal `track_step` of target k alone.
+  """
+  num = state.centre.shape[0]
+  crops = jnp.stack([search_crops(target(state, k), frame, params)
+                     for k in range(num)])  # [K, S, n, n, 3]
+  s = crops.shape[1]
+  x_feat = model.embed(spec, variables,
+                       crops.reshape((num * s,) + crops.shape[2:]),
+                       split_groups)
+  scores = model.score(spec, variables, state.z_feat[:, 0], x_feat,
+                       raw=params.raw_scores, split_groups=split_groups)
+  scores = scores.reshape((num, s) + scores.shape[1:])
+  new = stack_targets([locate(target(state, k), scores[k],
+                              spec.total_stride, params)
+                       for k in range(num)])
+  if params.z_lr:  # CFNet's template update (`update_template`), batched
+    z_side = state.x_side * (params.exemplar_size / params.instance_size)
+    z_new = _templates(variables, frame, new.centre, z_side, new.fill,
+                       new.frame_size, spec, params, split_groups)
+    new = new.replace(z_feat=(1 - params.z_lr) * new.z_feat
+                      + params.z_lr * z_new)
+  return new, boxes.from_centre_size(new.centre, new.size), scores
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "params"))
+def init_targets_jit(variables, frame, box, spec, params=SIAMFC_3S):
+  """`init_targets`, jitted (compiles once per frame shape and K)."""
+  return init_targets(variables, frame, box, spec, params)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "params"),
+                   donate_argnames=("state",))
+def track_step_targets_jit(variables, state, frame, spec, params=SIAMFC_3S):
+  """`track_step_targets`, jitted; the old state's buffers are donated."""
+  return track_step_targets(variables, state, frame, spec, params)

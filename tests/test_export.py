@@ -385,3 +385,48 @@ def test_cli_exports_the_bundled_network_and_reports_parity(tmp_path):
   box = np.asarray(pretrained.demo_sequence().boxes[0], np.float32)
   z_feat = session.run(["z_feat"], {"frame": frame, "box": box})[0]
   assert z_feat.shape == (1, 6, 6, 256)
+
+
+# The tolerance: K targets in one call against K separate runs.
+TARGETS_PX = 1e-4
+
+
+@pytest.mark.parametrize("network", ["tiny", "tiny-cf"])
+def test_onnx_k_targets_in_one_call_equal_k_single_target_runs(variables,
+                                                                network):
+  _needs("onnx")
+  spec, params, net = (SPEC, PARAMS, variables) if network == "tiny" else (
+      TINY_CF, CF_PARAMS, model.init(TINY_CF, jax.random.key(0)))
+  t = tracker_lib.Tracker(spec, net, params, backend="onnxruntime")
+  frames, box = _moving_square(4)
+  boxes = np.array([box, [100, 70, 20, 16], [10, 90, 14, 14]], np.float64)
+  got, _ = t.track(frames, boxes)
+  assert got.shape == (4, 3, 4)
+  for k in range(3):
+    want, _ = t.track(frames, boxes[k])
+    np.testing.assert_allclose(got[:, k], want, rtol=0, atol=TARGETS_PX)
+  # One export per K, made once and kept.
+  steps = t.backend.target_steps(3)
+  t.track(frames[:2], boxes)
+  assert t.backend.target_steps(3) is steps
+  assert list(t.backend._target_steps) == [3]  # pylint: disable=protected-access
+
+
+def test_k_target_export_refuses_a_bad_number_of_targets(variables):
+  with pytest.raises(ValueError, match="num_targets must be a positive"):
+    export.export_target_steps(SPEC, variables, PARAMS, 0)
+
+
+@pytest.mark.parametrize("backend", backends.BACKENDS)
+def test_bundled_network_tracks_two_targets_of_the_demo_clip_as_two_runs(
+    backend):
+  if backend == "onnxruntime":
+    _needs("onnx")
+  seq = pretrained.demo_sequence()
+  frames = [tracker_lib.load_frame(p) for p in seq.frames[:3]]
+  boxes = np.array([seq.boxes[0], [300, 60, 60, 50]])
+  t = tracker_lib.Tracker.pretrained(backend=backend)
+  got, _ = t.track(frames, boxes)
+  for k in range(2):
+    want, _ = t.track(frames, boxes[k])
+    np.testing.assert_allclose(got[:, k], want, rtol=0, atol=TARGETS_PX)

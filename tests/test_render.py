@@ -36,3 +36,22 @@ def test_write_video_writes_every_frame_even_with_odd_sizes(tmp_path, ext):
 def test_write_video_refuses_unknown_extensions(tmp_path):
   with pytest.raises(ValueError, match=".avi"):
     render.write_video(tmp_path / "out.avi", [])
+
+
+def test_each_target_has_its_own_colour_and_its_index():
+  colours = [render.target_colour(k) for k in range(40)]
+  assert len(set(colours)) == 40
+  assert render.GROUND_TRUTH_COLOUR not in colours
+  frame = np.zeros((60, 90, 3), np.uint8)
+  boxes = np.array([[5, 5, 30, 30], [50, 20, 35, 35], [np.nan] * 4])
+  out = render.draw_targets(frame, boxes, ground_truth=[0, 0, 90, 60])
+  assert tuple(out[5, 20]) == render.target_colour(0)    # top edge of 0
+  assert tuple(out[40, 50]) == render.target_colour(1)   # left edge of 1
+  assert tuple(out[0, 45]) == render.GROUND_TRUTH_COLOUR
+  # The index is written inside each box's top-left corner, in its colour
+  # (antialiased: the brightest text pixel is nearly that colour).
+  for k, (x, y) in enumerate([(5, 5), (50, 20)]):
+    corner = out[y + 3:y + 16, x + 3:x + 14].reshape(-1, 3).astype(int)
+    brightest = corner[np.argmax(corner.sum(axis=1))]
+    assert np.abs(brightest - render.target_colour(k)).max() <= 30
+  assert frame.max() == 0

@@ -61,3 +61,47 @@ def test_cli_reports_bad_input_without_a_traceback(args, message):
   run = _track(*args)
   assert run.returncode != 0
   assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def _tiny_checkpoint(path):
+  """A tiny random network with the SiamFC-3s geometry, saved (fast)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
+  from siamfc_jax import embedding  # pylint: disable=g-import-not-at-top
+  from siamfc_jax import model  # pylint: disable=g-import-not-at-top
+  spec = embedding.alexnet_spec(width=0.125)
+  return checkpoints.save(path, spec, model.init(spec, jax.random.key(0)))
+
+
+def test_cli_tracks_several_targets_into_one_file_each(tmp_path):
+  ckpt = _tiny_checkpoint(tmp_path / "ckpt")
+  seq = siamfc_jax.demo_sequence()
+  boxes = np.array([seq.boxes[0], [20, 30, 40, 50], [200, 100, 30, 30]])
+  flags = [f"--init_box={','.join(map(str, b))}" for b in boxes]
+  common = [f"--checkpoint={ckpt}", "--backend=jax", "--max_frames=4"]
+  out, video = tmp_path / "out" / "bag.txt", tmp_path / "bag.gif"
+  run = _track(*flags, *common, f"--output={out}", f"--render={video}")
+  assert run.returncode == 0, run.stderr
+  assert "3 targets" in run.stdout and "target-steps/s" in run.stdout
+  tracked = [np.loadtxt(tmp_path / "out" / f"bag_target{k}.txt",
+                        delimiter=",") for k in range(3)]
+  assert not out.exists()
+  for k, t in enumerate(tracked):
+    assert t.shape == (4, 4)
+    np.testing.assert_allclose(t[0], boxes[k], atol=1e-3)
+  with imageio.get_reader(video) as reader:
+    assert sum(1 for _ in reader) == 4
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1,2,3,4\n1,2,x,4\n", "line 2: expected x,y,w,h"),
+    ("\n# nothing\n", "no boxes"),
+])
+def test_cli_refuses_a_bad_boxes_file_naming_the_line(tmp_path, content,
+                                                      message):
+  listing = tmp_path / "boxes.txt"
+  listing.write_text(content)
+  run = _track(f"--init_boxes={listing}", "--max_frames=2")
+  assert run.returncode != 0
+  assert message in run.stderr and str(listing) in run.stderr
+  assert "Traceback" not in run.stderr

@@ -198,3 +198,101 @@ def test_cf_network_without_a_preset_name_asks_for_params(tmp_path):
   matconvnet.save_mat(path, spec, model.init(spec, jax.random.key(0)))
   with pytest.raises(ValueError, match="pass params="):
     tracker_lib.Tracker.from_weights(path, backend="jax")
+
+
+# K targets in one video.
+# A tiny CFNet with template updates (as in test_export.py).
+TINY_CF = embedding.ModelSpec(
+    layers=(embedding.ConvSpec(8, 7, stride=2, use_bias=True, pool_stride=2),
+            embedding.ConvSpec(8, 3, groups=2, use_bias=True)),
+    join="cf", cf_margin=10)
+CF_PARAMS = tracking.TrackParams(exemplar_size=135, instance_size=135,
+                                 response_up=8, z_lr=0.01, raw_scores=True)
+# The issue's tolerance: K targets in one call against K separate runs.
+TARGETS_PX = 1e-4
+
+
+def _three_targets(n, height=70, width=100, seed=5):
+  """n noise frames with three bright squares moving apart; [3, 4] boxes."""
+  rng = np.random.default_rng(seed)
+  frames = []
+  for t in range(n):
+    f = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+    f[10:22, 8 + 2 * t:20 + 2 * t] = (250, 200, 30)
+    f[40 + t:52 + t, 50:64] = (30, 220, 250)
+    f[30:38, 80 - 2 * t:90 - 2 * t] = (240, 240, 240)
+    frames.append(f)
+  return frames, np.array([[8, 10, 12, 12], [50, 40, 14, 12],
+                           [80, 30, 10, 8]], np.float64)
+
+
+@pytest.mark.parametrize("network", ["siamfc", "cfnet"])
+def test_k_targets_in_one_call_equal_k_single_target_runs(network):
+  spec, params = (SPEC, PARAMS) if network == "siamfc" else (TINY_CF,
+                                                             CF_PARAMS)
+  t = tracker_lib.Tracker(spec, model.init(spec, jax.random.key(0)), params)
+  frames, boxes = _three_targets(5)
+  got, times = t.track(frames, boxes)
+  assert got.shape == (5, 3, 4) and times.shape == (5,)
+  np.testing.assert_array_equal(got[0], boxes)
+  for k, box in enumerate(boxes):
+    want, _ = t.track(frames, box)
+    np.testing.assert_allclose(got[:, k], want, rtol=0, atol=TARGETS_PX)
+  # init / update with K boxes: [K, 4] per frame, the boxes of track.
+  t.init(frames[0], boxes)
+  np.testing.assert_allclose(t.update(frames[1]), got[1], atol=TARGETS_PX)
+
+
+def test_one_box_as_k_1_equals_the_single_box_api(tracker):
+  frames, boxes = _three_targets(4)
+  single, _ = tracker.track(frames, boxes[1])
+  one, _ = tracker.track(frames, boxes[1:2])
+  assert single.shape == (4, 4) and one.shape == (4, 1, 4)
+  np.testing.assert_allclose(one[:, 0], single, atol=TARGETS_PX)
+
+
+def test_each_frame_is_decoded_once_whatever_the_number_of_targets(
+    tracker, tmp_path, monkeypatch):
+  frames, boxes = _three_targets(4)
+  paths = []
+  for i, f in enumerate(frames):
+    paths.append(str(tmp_path / f"{i:08d}.png"))
+    Image.fromarray(f).save(paths[-1])
+  decoded = []
+  real = tracker_lib.load_frame
+
+  def counting(frame):
+    if isinstance(frame, str):  # a file read and decoded
+      decoded.append(frame)
+    return real(frame)
+
+  monkeypatch.setattr(tracker_lib, "load_frame", counting)
+  got, _ = tracker.track(paths, boxes)
+  assert sorted(decoded) == paths  # each file once, for all 3 targets
+  want, _ = tracker.track(frames, boxes)
+  np.testing.assert_array_equal(got, want)
+
+
+def test_gray_twin_is_chosen_once_per_video_for_all_targets():
+  colour_net = model.init(SPEC, jax.random.key(0))
+  gray_net = model.init(SPEC, jax.random.key(1))
+  twin = tracker_lib.Tracker(SPEC, colour_net, PARAMS,
+                             gray_variables=gray_net)
+  gray_only = tracker_lib.Tracker(SPEC, gray_net, PARAMS)
+  frames, boxes = _three_targets(4)
+  gray_frames = _gray(frames)
+  got, _ = twin.track(gray_frames, boxes)
+  for k in range(3):
+    want, _ = gray_only.track(gray_frames, boxes[k])
+    np.testing.assert_allclose(got[:, k], want, atol=TARGETS_PX)
+
+
+@pytest.mark.parametrize("boxes, match", [
+    (np.zeros((0, 4)), r"\[K, 4\] with K >= 1"),
+    (np.ones((2, 3)), r"\[K, 4\] with K >= 1"),
+    ([[1, 1, 5, 5], [1, 1, np.nan, 5]], "target 1: box must be 4 finite"),
+    ([[1, 1, 5, 5], [500, 1, 5, 5]], "target 1: box .* lies outside"),
+])
+def test_bad_target_boxes_name_the_target(tracker, boxes, match):
+  with pytest.raises(ValueError, match=match):
+    tracker.init(np.zeros((60, 90, 3), np.uint8), boxes)

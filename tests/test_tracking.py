@@ -268,3 +268,44 @@ def test_context_spans_the_exemplar_unless_told_otherwise(context_input_size,
                                   params)
   s_z = np.sqrt((20 + 25) * (30 + 25))
   np.testing.assert_allclose(state.x_side, s_z * 167 / want, rtol=1e-5)
+
+
+def _avals(jaxpr):
+  """Every intermediate's abstract value, sub-jaxprs included."""
+  for eqn in jaxpr.eqns:
+    yield from (v.aval for v in eqn.outvars)
+    for sub in jax.core.jaxprs_in_params(eqn.params):
+      yield from _avals(sub)
+
+
+def test_k_target_step_never_copies_the_frame_per_target():
+  # H = 77 is no other dimension of the step: any array with an axis of 77
+  # larger than one frame would be a per-target copy of it.
+  height, width, num = 77, 101, 4
+  params = tracking.TrackParams(response_up=1, **GEOMETRY)
+  frame = jnp.zeros((height, width, 3), jnp.uint8)
+  box = jnp.array([[10.0, 10, 8, 8], [40, 30, 9, 7], [60, 50, 8, 8],
+                   [80, 20, 6, 9]])
+  state = tracking.init_targets_jit(GREY_VARIABLES, frame, box, GREY, params)
+  jaxpr = jax.make_jaxpr(functools.partial(
+      tracking.track_step_targets, spec=GREY, params=params))(
+          GREY_VARIABLES, state, frame).jaxpr
+  big = [a.shape for a in _avals(jaxpr) if height in a.shape
+         and np.prod(a.shape) > height * width * 3]
+  assert not big
+  assert state.centre.shape == (num, 2) and state.fill.shape == (3,)
+
+
+def test_k_target_step_compiles_once_over_a_run():
+  params = tracking.TrackParams(**GEOMETRY)
+  frames = np.random.default_rng(0).integers(0, 255, (6, 90, 120, 3),
+                                             dtype=np.uint8)
+  step = jax.jit(tracking.track_step_targets, static_argnums=(3, 4),
+                 donate_argnums=1)
+  state = tracking.init_targets_jit(
+      GREY_VARIABLES, frames[0], jnp.array([[10.0, 10, 12, 14],
+                                            [50, 40, 20, 10]]), GREY, params)
+  for frame in frames[1:]:
+    state, box, _ = step(GREY_VARIABLES, state, frame, GREY, params)
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+  assert box.shape == (2, 4) and np.all(np.isfinite(box))

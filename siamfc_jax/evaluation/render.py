@@ -1,7 +1,12 @@
-"""Draws tracked boxes on frames and writes them as a video (.mp4 or .gif)."""
+"""Draws tracked boxes on frames and writes them as a video (.mp4 or .gif).
+
+Several targets (`draw_targets`) are drawn each in its own colour with its
+index (0-based, the order in which they were given).
+"""
 
 from __future__ import annotations
 
+import colorsys
 import os
 from typing import Iterable, Sequence
 import warnings
@@ -38,6 +43,52 @@ def draw_boxes(frame: np.ndarray, boxes: Sequence[np.ndarray],
                    outline=colour, width=width)
   if label:
     draw.text((6, 4), label, fill=(255, 255, 0))
+  return np.asarray(img)
+
+
+# Colours of targets 0, 1, ... when several are tracked: target 0 has the
+# single tracker's red; none is the ground truth's green.
+TARGET_COLOURS = ((255, 40, 40), (40, 120, 255), (255, 160, 0),
+                  (230, 40, 230), (0, 220, 230), (255, 255, 60),
+                  (150, 80, 255), (160, 100, 40), (255, 150, 190),
+                  (255, 255, 255))
+
+
+def target_colour(k: int) -> tuple[int, int, int]:
+  """RGB colour of target k: `TARGET_COLOURS`, then hues spread by the
+  golden ratio (distinct from their neighbours for any number)."""
+  if k < len(TARGET_COLOURS):
+    return TARGET_COLOURS[k]
+  rgb = colorsys.hsv_to_rgb((k * 0.618034) % 1.0, 0.85, 1.0)
+  return tuple(int(round(255 * c)) for c in rgb)
+
+
+def draw_targets(frame: np.ndarray, boxes: np.ndarray,
+                 ground_truth: np.ndarray | None = None,
+                 label: str | None = None) -> np.ndarray:
+  """Draws K targets, each in its colour (`target_colour`) with its index.
+
+  Args:
+    frame: [H, W, 3] uint8 frame.
+    boxes: [K, 4] boxes [x, y, w, h] (see `boxes.py`), target k in row k;
+      NaN rows are skipped.
+    ground_truth: optional [4] box drawn in `GROUND_TRUTH_COLOUR` first.
+    label: optional text in the top-left corner (the frame number).
+
+  Returns:
+    [H, W, 3] uint8 copy with the boxes and their indices.
+  """
+  boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+  colours = [target_colour(k) for k in range(len(boxes))]
+  out = draw_boxes(frame, [ground_truth, *boxes],
+                   [GROUND_TRUTH_COLOUR, *colours], label)
+  img = Image.fromarray(out)
+  draw = ImageDraw.Draw(img)
+  width = max(2, round(min(frame.shape[:2]) / 200))
+  for k, (box, colour) in enumerate(zip(boxes, colours)):
+    if np.all(np.isfinite(box)):
+      # Inside the top-left corner, so it stays on the frame.
+      draw.text((box[0] + width + 1, box[1] + width), str(k), fill=colour)
   return np.asarray(img)
 
 
