@@ -152,7 +152,7 @@ def format_table(rows: Sequence[dict]) -> str:
       extra = (f"{r['speedup']:.2f}x | {r['max_diff_px']:.1e}"
                if name == "together" else " | ")
       lines.append(f"| {r['backend']} | {r['targets']} | {label} | "
-                   f"{w['seconds']:.2f} | {w['fps']:.1f} | "
+                   f"{w['seconds']:.3g} | {w['fps']:.1f} | "
                    f"{w['target_steps_per_s']:.1f} | {w['step_ms']:.1f} | "
                    f"{extra} |")
   return "\n".join(lines)
