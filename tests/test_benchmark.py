@@ -10,6 +10,7 @@ import json
 import math
 
 from absl import flags
+import pytest
 
 from experiments import benchmark
 
@@ -61,3 +62,22 @@ def test_train_step_benchmark_times_a_tiny_config():
   from siamfc_jax import benchmarking  # pylint: disable=g-import-not-at-top
   row = benchmarking.time_train_step(cfnet.get_config("tiny"), 4, steps=1)
   assert row["batch"] == 4 and row["ms"] > 0 and row["pairs_per_s"] > 0
+
+
+def test_benchmark_times_int8_and_fp32_onnxruntime_steps_in_turn(tmp_path):
+  pytest.importorskip("onnxruntime")
+  pytest.importorskip("jax2onnx")
+  out = tmp_path / "figures.json"
+  argv = flags.FLAGS(["benchmark", "--tiny", "--num_frames=3", "--scales=3",
+                      "--batch_sizes=", "--precision=fp32,int8",
+                      f"--output_json={out}"])
+  try:
+    benchmark.main(argv)
+  finally:
+    flags.FLAGS.unparse_flags()
+  results = json.loads(out.read_text())
+  ort = {r["name"]: r for r in results["rows"] if r["name"].startswith("ort")}
+  assert set(ort) == {"ort_step", "ort_step_int8"}
+  assert ort["ort_step"]["frames"] == ort["ort_step_int8"]["frames"] == 3
+  assert results["onnxruntime"]["check"]["3"]["ok"]
+  assert "max_box_diff_px" in results["onnxruntime"]["check"]["3_int8"]
