@@ -118,6 +118,31 @@ def test_int8_tracker_is_named_and_set_apart_from_fp32(variables,
   np.testing.assert_allclose(got, want, atol=2.0)
 
 
+def test_a_gray_twin_in_int8_is_calibrated_on_gray_frames(calibration_dir):
+  """CFNet's `_gray_` twins track grayscale sequences: their int8 steps
+  see gray calibration frames; the template update stays float."""
+  spec = embedding.ModelSpec(
+      layers=(embedding.ConvSpec(8, 7, stride=2, use_bias=True,
+                                 pool_stride=2),
+              embedding.ConvSpec(8, 3, groups=2, use_bias=True)),
+      join="cf", cf_margin=10)
+  params = tracking.TrackParams(exemplar_size=135, instance_size=135,
+                                response_up=8, z_lr=0.01, raw_scores=True)
+  net = model.init(spec, jax.random.key(0))
+  gray_net = model.init(spec, jax.random.key(1))
+  trackers = [tracker_lib.Tracker(spec, net, params, backend="onnxruntime",
+                                  gray_variables=gray_net, precision=p,
+                                  calibration=[calibration_dir])
+              for p in ("fp32", "int8")]
+  frames, boxes = fake_datasets.frames_and_boxes(6, seed=1)
+  gray = [np.repeat(f[..., :1], 3, axis=2) for f in frames]
+  want, got = (t.track(gray, boxes[0])[0] for t in trackers)
+  int8 = trackers[1]
+  assert int8.gray_backend.steps.sidecar["calibration"]["gray"] is True
+  assert int8.backend.steps.sidecar["calibration"]["gray"] is False
+  np.testing.assert_allclose(got, want, atol=2.0)
+
+
 def test_int8_with_the_jax_backend_is_refused(variables):
   with pytest.raises(ValueError, match="precision 'int8' needs the "
                      "onnxruntime backend; the backend is 'jax'"):
