@@ -586,6 +586,10 @@ class _OnnxRunner:
     options.graph_optimization_level = (
         ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     options.log_severity_level = 3  # jax2onnx's shape hints warn harmlessly
+    # Idle workers sleep instead of spinning: on a shared 2-core CPU the
+    # spinning steals the cores from the next step, the frame decoder and
+    # other work (measured in docs/int8.md: fp32 12 %, int8 30 % faster).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     self.sessions = {
         name: ort.InferenceSession(blob, options,
                                    providers=["CPUExecutionProvider"])
