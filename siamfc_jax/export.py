@@ -44,6 +44,11 @@ upsampling as matrix products, since ONNX's cubic `Resize` treats borders
 differently; flax's `max_pool`). The ONNX steps run each grouped layer as
 one grouped convolution (`embedding.Conv`, what ONNX Runtime runs fastest),
 the StableHLO ones as XLA:CPU prefers; the results are equal.
+
+`export(..., precision="int8")` writes the ONNX steps quantized
+(`quantization.py`); the sidecar then has "precision": "int8" and the
+"calibration" used, and each file names its precision in its metadata
+(PRECISION_KEY), which `load` checks against the sidecar.
 """
 
 from __future__ import annotations
