@@ -3,6 +3,7 @@ r"""Times the most used PyTorch port of SiamFC against our tracker, here.
   pip install torch==2.13.0 opencv-python-headless got10k
   git clone https://github.com/huanglianghua/siamfc-pytorch PORT_DIR
   python -m benchmarks.peer_port --port_dir=PORT_DIR [--seq=DIR] [--repeats=3]
+      [--precision=fp32,int8]
 
 huanglianghua/siamfc-pytorch, unchanged (imported from --port_dir; nothing
 of it is in this repository), gets the bundled original SiamFC network: our
@@ -10,7 +11,9 @@ conv weights (HWIO -> its OIHW) and its batch-norm layers set to identity,
 the way `../shared/reference/peer-results-shared-sequences.md` ran it. Its
 embedding is checked against ours first. Then both trackers run the
 sequence (an image folder; default: the bundled demo clip) in turn,
---repeats times, so that other work on a shared machine slows both alike.
+--repeats times, so that other work on a shared machine slows both alike;
+with --precision=fp32,int8 ours runs in both precisions (int8: the
+onnxruntime backend quantized, `siamfc_jax/quantization.py`), each in turn.
 
 Per tracker and repeat it prints the median milliseconds of a tracker call
 (decoding excluded: the got10k toolkit's timing, which the port and
@@ -47,6 +50,9 @@ _REPEATS = flags.DEFINE_integer("repeats", 3, "Runs of each tracker, in "
 _BACKEND = flags.DEFINE_enum(
     "backend", "auto", ["auto", "jax", "onnxruntime"],
     "Our backend; auto: ONNX Runtime on CPU when it is installed.")
+_PRECISION = flags.DEFINE_list(
+    "precision", ["fp32"], "Our precisions (fp32, int8), each run in turn "
+    "with the port.")
 
 # What the port imports, and the package to install for it.
 _PORT_NEEDS = {"torch": "torch", "cv2": "opencv-python-headless",
@@ -124,7 +130,12 @@ def main(argv):
   seq = (sequences.read_sequence(_SEQ.value) if _SEQ.value
          else pretrained.demo_sequence())
   files = [str(f) for f in seq.frames]
-  ours = tracker_lib.Tracker.pretrained(backend=_BACKEND.value)
+  try:
+    ours = [tracker_lib.Tracker.pretrained(backend=_BACKEND.value,
+                                           precision=p)
+            for p in dict.fromkeys(_PRECISION.value)]
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   print(f"port embedding vs ours: max relative difference "
         f"{embedding_difference(port):.1e}")
   box = np.asarray(seq.boxes[0], np.float64)
@@ -137,18 +148,22 @@ def main(argv):
   runs = []
   for _ in range(_REPEATS.value):
     runs.append(_run("siamfc-pytorch", track_port, files, seq.boxes))
-    runs.append(_run(f"siamfc_jax ({ours.backend.name})",
-                     lambda: ours.track(files, box), files, seq.boxes))
-    for r in runs[-2:]:
+    for tracker in ours:
+      runs.append(_run(f"siamfc_jax ({tracker.backend.name} "
+                       f"{tracker.precision})",
+                       lambda t=tracker: t.track(files, box), files,
+                       seq.boxes))
+    for r in runs[-1 - len(ours):]:
       print(f"{r['tracker']:26s} {r['ms']:7.1f} ms/frame {r['fps']:6.2f} "
             f"fps, {r['fps_with_decode']:6.2f} fps with decoding, AUC "
             f"{r['auc']:.3f}", flush=True)
   ms = {name: statistics.median(r["ms"] for r in runs if r["tracker"] == name)
         for name in dict.fromkeys(r["tracker"] for r in runs)}
-  (port_name, port_ms), (our_name, our_ms) = ms.items()
-  print(f"{seq.name}, {len(files)} frames, median of {_REPEATS.value} runs: "
-        f"{our_name} {our_ms:.1f} ms/frame is {port_ms / our_ms:.2f}x as fast "
-        f"as {port_name} {port_ms:.1f} ms/frame")
+  (port_name, port_ms), *mine = ms.items()
+  for our_name, our_ms in mine:
+    print(f"{seq.name}, {len(files)} frames, median of {_REPEATS.value} "
+          f"runs: {our_name} {our_ms:.1f} ms/frame is {port_ms / our_ms:.2f}x "
+          f"as fast as {port_name} {port_ms:.1f} ms/frame")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ r"""Prints how fast the tracker runs here: step, host work, end to end, batched.
   python -m experiments.benchmark --tiny --num_frames=3  # a tiny network
   python -m experiments.benchmark --scales=3 --onnxruntime \
       --checkpoint=path/to/cfnet-conv2_e80.mat            # CFNet
+  python -m experiments.benchmark --scales=3 --precision=fp32,int8 --torch \
+      --batch_sizes=                                      # int8 vs fp32
 
 The network is the bundled original SiamFC (`Tracker.pretrained()`) or the
 --checkpoint's (with its tracking preset, S set by --scales), the
@@ -19,6 +21,10 @@ dependency, so without it those rows are skipped. With --onnxruntime, the
 onnxruntime backend's step is checked to give our boxes and timed too (in
 turn with the others under --torch), for one sequence and, for every N > 1
 of --batch_sizes, N sequences through the frame step exported for N.
+--precision=fp32,int8 (implies --onnxruntime) adds the int8 steps
+(`siamfc_jax/quantization.py`, calibrated on the demo clip), checked
+against our boxes with a looser limit (int8 is close, not equal) and timed
+frame by frame in turn with the fp32 one (and torch's under --torch).
 """
 
 import dataclasses
@@ -51,6 +57,9 @@ _TORCH = flags.DEFINE_bool(
 _ONNXRUNTIME = flags.DEFINE_bool(
     "onnxruntime", False, "Also time the onnxruntime backend "
     "(siamfc_jax/backends.py); needs onnxruntime and jax2onnx.")
+_PRECISION = flags.DEFINE_list(
+    "precision", ["fp32"], "Precisions of the ONNX Runtime step rows: fp32, "
+    "int8 or both (timed in turn); int8 implies --onnxruntime.")
 _TINY = flags.DEFINE_bool(
     "tiny", False, "A tiny random network (width 0.125, crops 103/167) "
     "instead of the original: for tests, the speed means nothing.")
@@ -63,6 +72,9 @@ _CHECKPOINT = flags.DEFINE_string(
 TORCH_CHECK_FRAMES = 5
 # Largest allowed box difference (any coordinate), pixels.
 TORCH_CHECK_PX = 0.5
+# The same for the int8 steps, which approximate the network (measured on
+# the demo clip: 1.6 px over 59 frames).
+INT8_CHECK_PX = 3.0
 
 
 def _ints(values, name, allow_empty=False):
@@ -110,7 +122,7 @@ def _trackers(tiny: bool, checkpoint: str | None = None):
   return tracker_for
 
 
-def _check_boxes(name, timer, tracker, clip):
+def _check_boxes(name, timer, tracker, clip, limit=TORCH_CHECK_PX):
   """Max box difference (px) of `timer`'s first frames from our step's."""
   n = min(TORCH_CHECK_FRAMES, len(clip.frames) - 1)
   want = [b for _, (_, b) in zip(range(n),
@@ -118,13 +130,38 @@ def _check_boxes(name, timer, tracker, clip):
   got = [b for _, (_, b) in zip(range(n), timer)]
   diff = float(np.abs(np.stack(got) - np.stack(want)).max())
   print(f"{name} vs JAX boxes, {tracker.params.num_scales} scales, frames "
-        f"1-{n}: max difference {diff:.4f} px (limit {TORCH_CHECK_PX} px)")
+        f"1-{n}: max difference {diff:.4f} px (limit {limit} px)")
   return diff
 
 
-def _time_ort(tracker_for, clip, scales, batch_sizes, single=True):
+def _ort_name(precision: str) -> str:
+  return "ort_step" if precision == "fp32" else f"ort_step_{precision}"
+
+
+def _ort_timers(tracker, clip, precisions):
+  """{row name: generator of step seconds} of the one-sequence ONNX Runtime
+  step in each precision."""
+  return {_ort_name(p): (t for t, _ in benchmarking.ort_step_timer(
+      tracker, clip, precision=p)) for p in precisions}
+
+
+def _interleaved(timers, s):
+  """Rows of `timers` ({name: generator of seconds}) stepped frame by frame
+  in turn, so that load from other work falls on all alike."""
+  seconds = {name: [] for name in timers}
+  for i, ticks in enumerate(zip(*timers.values())):
+    if i >= benchmarking.WARMUP_STEPS:
+      for name, t in zip(timers, ticks):
+        seconds[name].append(t)
+  return [benchmarking.Row.from_seconds(name, s, 1, t)
+          for name, t in seconds.items()]
+
+
+def _time_ort(tracker_for, clip, scales, batch_sizes, single=True,
+              precisions=("fp32",)):
   """ONNX Runtime rows timed on their own (see module doc); the
-  one-sequence row only if `single` (else it is timed with torch's).
+  one-sequence rows (one per precision, in turn) only if `single` (else
+  they are timed with torch's); batched rows in fp32.
 
   Returns:
     (rows, the "onnxruntime" entry of the JSON), or (None, reason).
@@ -138,13 +175,14 @@ def _time_ort(tracker_for, clip, scales, batch_sizes, single=True):
   rows = []
   for s in scales:
     tracker = tracker_for(s)
-    diff = _check_boxes("onnxruntime", benchmarking.ort_step_timer(
-        tracker, clip), tracker, clip)
-    info["check"][str(s)] = {"max_box_diff_px": diff,
-                             "ok": diff <= TORCH_CHECK_PX}
+    for p in precisions:
+      limit = TORCH_CHECK_PX if p == "fp32" else INT8_CHECK_PX
+      diff = _check_boxes(f"onnxruntime {p}", benchmarking.ort_step_timer(
+          tracker, clip, precision=p), tracker, clip, limit)
+      key = str(s) if p == "fp32" else f"{s}_{p}"
+      info["check"][key] = {"max_box_diff_px": diff, "ok": diff <= limit}
     if single:
-      rows.append(benchmarking.Row.from_seconds(
-          "ort_step", s, 1, benchmarking.time_ort(tracker, clip)))
+      rows += _interleaved(_ort_timers(tracker, clip, precisions), s)
     for n in batch_sizes:
       if n > 1:
         rows.append(benchmarking.Row.from_seconds(
@@ -152,10 +190,10 @@ def _time_ort(tracker_for, clip, scales, batch_sizes, single=True):
   return rows, info
 
 
-def _time_torch(tracker_for, clip, scales, with_ort=False):
+def _time_torch(tracker_for, clip, scales, with_ort=()):
   """Checks the torch step against ours, then times it (see module doc).
 
-  With `with_ort`, the onnxruntime step is timed in the same turns.
+  `with_ort`: precisions of the onnxruntime step timed in the same turns.
 
   Returns:
     (rows to add, the "torch" entry of the JSON), or (None, reason) when
@@ -202,19 +240,11 @@ def _time_torch(tracker_for, clip, scales, with_ort=False):
     # other work on the machine falls on all three alike.
     timers = {"step_interleaved": (t for t, _ in benchmarking.step_timer(
         tracker, clip))}
-    if with_ort:
-      timers["ort_step"] = (t for t, _ in benchmarking.ort_step_timer(
-          tracker, clip))
+    timers.update(_ort_timers(tracker, clip, with_ort))
     for layout, step in steps.items():
       timers[f"torch_step_{layout}"] = torch_step.step_timer(
           step, list(clip.frames), clip.box)
-    seconds = {name: [] for name in timers}
-    for i, ticks in enumerate(zip(*timers.values())):
-      if i >= benchmarking.WARMUP_STEPS:
-        for name, t in zip(timers, ticks):
-          seconds[name].append(t)
-    rows += [benchmarking.Row.from_seconds(name, s, 1, t)
-             for name, t in seconds.items()]
+    rows += _interleaved(timers, s)
   return rows, info
 
 
@@ -244,6 +274,15 @@ def _summary(results) -> list[str]:
       line += (f" and {_ratio(ms, torch[fastest])} PyTorch "
                f"{fastest[len('torch_step_'):]} {torch[fastest]:.1f} ms")
     lines.append(line)
+    if ("ort_step_int8", s) in by_key:
+      int8 = by_key["ort_step_int8", s]
+      line = (f"{s} scales: int8 ONNX Runtime step {int8:.1f} ms "
+              f"({1e3 / int8:.1f} frames/s) is {_ratio(int8, ms)} the fp32 "
+              f"one")
+      if torch:
+        line += (f" and {_ratio(int8, torch[fastest])} PyTorch "
+                 f"{fastest[len('torch_step_'):]}")
+      lines.append(line)
   for (name, s), ms in sorted(by_key.items()):
     if name != "step_interleaved":
       continue
@@ -276,6 +315,10 @@ def main(argv):
     batch_sizes = [1, 8, 32] if on_accelerator else [1, 4, 8]
   else:  # --batch_sizes= (empty) leaves the batched rows out.
     batch_sizes = _ints(_BATCH_SIZES.value, "batch_sizes", allow_empty=True)
+  precisions = list(dict.fromkeys(_PRECISION.value))
+  if not precisions or not set(precisions) <= {"fp32", "int8"}:
+    raise app.UsageError(f"--precision must be fp32, int8 or both; got "
+                         f"{_PRECISION.value}")
   if _CHECKPOINT.value and _TINY.value:
     raise app.UsageError("--checkpoint and --tiny exclude each other")
   try:
@@ -302,16 +345,18 @@ def main(argv):
     raise app.UsageError(str(e)) from e
   results["meta"]["network"] = ("tiny" if _TINY.value else
                                  _CHECKPOINT.value or "siamfc")
-  if _ONNXRUNTIME.value or _TORCH.value:
+  with_ort = _ONNXRUNTIME.value or "int8" in precisions
+  if with_ort or _TORCH.value:
     clip = benchmarking.load_clip(_NUM_FRAMES.value)
-  if _ONNXRUNTIME.value:
-    # With --torch the one-sequence ORT step is timed in turn with it.
+  if with_ort:
+    # With --torch the one-sequence ORT steps are timed in turn with it.
     _add_rows(results, "onnxruntime", "ONNX Runtime", *_time_ort(
-        tracker_for, clip, scales, batch_sizes, single=not _TORCH.value))
+        tracker_for, clip, scales, batch_sizes, single=not _TORCH.value,
+        precisions=precisions))
   if _TORCH.value:
     _add_rows(results, "torch", "PyTorch", *_time_torch(
-        tracker_for, clip, scales, with_ort=_ONNXRUNTIME.value
-        and "skipped" not in results["onnxruntime"]))
+        tracker_for, clip, scales, with_ort=precisions if with_ort
+        and "skipped" not in results["onnxruntime"] else ()))
     results["meta"]["load_after"] = benchmarking.load_average()
   print()
   print(benchmarking.format_table(results))

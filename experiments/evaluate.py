@@ -81,6 +81,13 @@ _BACKEND = flags.DEFINE_enum(
     "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
     "installed, else JAX. Lock-step batches (--batch) need jax; with "
     "onnxruntime the sequences of a batch run one after the other.")
+_PRECISION = flags.DEFINE_enum(
+    "precision", "fp32", ["fp32", "int8"],
+    "fp32: the faithful tracker; int8: the onnxruntime steps quantized, "
+    "calibrated on --calibration (siamfc_jax/quantization.py).")
+_CALIBRATION = flags.DEFINE_list(
+    "calibration", None, "With --precision=int8: sequence folders "
+    "(DIR[,DIR]) to calibrate on; default: the bundled demo clip.")
 _OUTPUT = flags.DEFINE_string(
     "output", "eval_output", "Folder for results/ and reports/.")
 _BATCH = flags.DEFINE_integer(
@@ -111,7 +118,8 @@ def make_tracker() -> tracker_lib.Tracker:
   if _TRACK.value:
     tracker = tracker_lib.Tracker(
         tracker.spec, tracker.variables, tracker.params.override(_TRACK.value),
-        tracker.name, tracker.backend.name, tracker.gray_variables)
+        tracker.name, tracker.backend.name, tracker.gray_variables,
+        tracker.precision, tracker.calibration)
   if _NAME.value:
     tracker.name = _NAME.value
   return tracker
@@ -123,10 +131,14 @@ def _base_tracker() -> tracker_lib.Tracker:
       raise app.UsageError("--random_init and --checkpoint exclude each other")
     spec = embedding.alexnet_spec()
     variables = model.init(spec, jax.random.key(_SEED.value))
-    return tracker_lib.Tracker(spec, variables, tracking.PRESETS[_PRESET.value],
-                               name="untrained", backend=_BACKEND.value)
+    return tracker_lib.Tracker(
+        spec, variables, tracking.PRESETS[_PRESET.value],
+        name=tracker_lib.default_name("untrained", _PRECISION.value),
+        backend=_BACKEND.value, precision=_PRECISION.value,
+        calibration=_CALIBRATION.value)
   preset = _PRESET.value if flags.FLAGS["preset"].present else None
-  return tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value)
+  return tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value,
+                          _PRECISION.value, _CALIBRATION.value)
 
 
 def _log(line: str) -> None:
@@ -172,12 +184,12 @@ def main(argv):
     raise app.UsageError(f"--root: {e}") from None
   try:
     tracker = make_tracker()
-  except ValueError as e:  # e.g. --backend=onnxruntime, not installed
+  except (FileNotFoundError, ValueError) as e:  # e.g. int8 on JAX
     raise app.UsageError(str(e)) from None
   frames = sum(min(len(s), _MAX_FRAMES.value or len(s)) for s in seqs)
-  _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend) on "
-       f"{len(seqs)} sequences ({frames} frames) of {_ROOT.value} "
-       f"({benchmark}), {protocol} protocol")
+  _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend, "
+       f"{tracker.precision}) on {len(seqs)} sequences ({frames} frames) of "
+       f"{_ROOT.value} ({benchmark}), {protocol} protocol")
   _log(f"Devices: {sharding.describe()}"
        + ("" if tracker.backend.name == "jax" else
           " (lock-step batches need the jax backend: one sequence at a "

@@ -3,14 +3,21 @@ r"""Exports the tracker's two steps to ONNX or StableHLO, with a JSON sidecar.
   python -m experiments.export --format=onnx --out=export/onnx
   python -m experiments.export --format=stablehlo --out=export/shlo \
       --checkpoint=runs/siamfc/ckpt --frame_size=640,480 --params_as_inputs
+  python -m experiments.export --precision=int8 --out=export/int8 \
+      [--calibration=path/to/seq1,path/to/seq2]
 
 Writes exemplar.<ext>, frame.<ext> and siamfc_export.json into --out (see
 siamfc_jax/export.py for what each step takes and returns), prints each
 file and its size, then runs the written files on the first frames of the
 bundled demo clip and prints how far their score maps and boxes are from
 the JAX step's. The network is the bundled original SiamFC unless
---checkpoint is given.
+--checkpoint is given. With --precision=int8 the ONNX steps are quantized
+after calibrating on the --calibration sequences (default: the demo clip;
+the sidecar names them), and the parity printed is that of int8 with the
+fp32 JAX step: close, not equal (siamfc_jax/quantization.py).
 """
+
+import json
 
 from absl import app
 from absl import flags
@@ -45,6 +52,13 @@ _PLATFORMS = flags.DEFINE_list(
 _PARITY_FRAMES = flags.DEFINE_integer(
     "parity_frames", 5, "Demo clip frames stepped to check parity; 0 skips "
     "it.", lower_bound=0)
+_PRECISION = flags.DEFINE_enum(
+    "precision", "fp32", ["fp32", "int8"],
+    "fp32, or int8: the ONNX steps quantized after calibrating on "
+    "--calibration (siamfc_jax/quantization.py).")
+_CALIBRATION = flags.DEFINE_list(
+    "calibration", None, "With --precision=int8: sequence folders "
+    "(DIR[,DIR]) to calibrate on; default: the bundled demo clip.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace an existing export in --out.")
 
@@ -72,14 +86,22 @@ def main(argv):
     paths = export.export(_OUT.value, tracker.spec, tracker.variables,
                           tracker.params, _FORMAT.value, frame_size,
                           _PARAMS_AS_INPUTS.value, _PLATFORMS.value,
-                          overwrite=_OVERWRITE.value)
+                          overwrite=_OVERWRITE.value,
+                          precision=_PRECISION.value,
+                          calibration=_CALIBRATION.value)
   except (FileNotFoundError, FileExistsError, ValueError) as e:
     raise app.UsageError(str(e)) from None
-  print(f"Exported {tracker.name} ({_FORMAT.value}, frame size "
+  print(f"Exported {tracker.name} ({_FORMAT.value} {_PRECISION.value}, "
+        "frame size "
         f"{'x'.join(map(str, frame_size)) if frame_size else 'symbolic'}, "
         f"variables {'as inputs' if _PARAMS_AS_INPUTS.value else 'baked in'})")
   for path in paths:
     print(f"  wrote {path} ({path.stat().st_size / 2**20:.2f} MiB)")
+  if _PRECISION.value == "int8":
+    calibration = json.loads(paths[-1].read_text())["calibration"]
+    print("  calibrated on " + ", ".join(
+        f"{s['name']} ({s['frames']} frames)"
+        for s in calibration["sequences"]) + f" ({calibration['method']})")
   if not _PARITY_FRAMES.value:
     return
   seq = pretrained.demo_sequence()

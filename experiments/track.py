@@ -75,6 +75,13 @@ _PRESET = flags.DEFINE_enum(
     "preset", "siamfc-3s", sorted(tracking.PRESETS),
     "Tracking hyper-parameters; with --checkpoint only when given (else "
     "those it comes with).")
+_PRECISION = flags.DEFINE_enum(
+    "precision", "fp32", ["fp32", "int8"],
+    "fp32: the faithful tracker; int8: the onnxruntime steps quantized, "
+    "calibrated on --calibration (siamfc_jax/quantization.py).")
+_CALIBRATION = flags.DEFINE_list(
+    "calibration", None, "With --precision=int8: sequence folders "
+    "(DIR[,DIR]) to calibrate on; default: the bundled demo clip.")
 _BACKEND = flags.DEFINE_enum(
     "backend", "auto", ["auto", "jax", "onnxruntime"],
     "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
@@ -166,8 +173,9 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
     preset = _PRESET.value if flags.FLAGS["preset"].present else None
-    tracker = tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value)
-  except ValueError as e:  # e.g. --backend=onnxruntime, not installed
+    tracker = tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value,
+                               _PRECISION.value, _CALIBRATION.value)
+  except (FileNotFoundError, ValueError) as e:  # e.g. int8 on JAX
     raise app.UsageError(str(e)) from None
   targets = target_boxes(_INIT_BOX.value, _INIT_BOXES.value)
   if targets is not None:
@@ -185,7 +193,7 @@ def main(argv):
 
   total = len(frames) if isinstance(frames, list) else None
   print(f"Tracking {name} ({total or '?'} frames) with {tracker.name} "
-        f"({tracker.backend.name} backend)")
+        f"({tracker.backend.name} backend, {tracker.precision})")
   boxes, times, start = [], [], time.perf_counter()
   with open(output, "w") as f:
     for b, seconds in tracker.track_iter(frames, box):

@@ -19,6 +19,12 @@ under a pixel:
 K targets in one video: `init_targets(frame, boxes)` with [K, 4] boxes and
 `step_targets(state, frame)` -> (state, [K, 4] boxes), one call per frame
 for all K (ONNX Runtime: an export per K, made at its first use and kept).
+
+The onnxruntime backend also runs the steps in int8 (`precision="int8"`,
+`quantization.py`): quantized at the first `init`, after calibrating on
+real frames (the bundled demo clip by default), one symbolic-size export
+for every frame size as in fp32. Its boxes are close to, not equal to,
+the fp32 ones (docs/int8.md).
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ import jax
 import numpy as np
 
 from siamfc_jax import embedding
+import os
+from typing import Sequence
+
 from siamfc_jax import export
 from siamfc_jax import model
 from siamfc_jax import tracking
@@ -118,22 +127,54 @@ class OnnxRuntimeBackend:
   """The exported ONNX steps in ONNX Runtime; the state is a dict of arrays.
 
   The steps are exported on first use, with a symbolic frame size, and kept:
-  later sequences of any frame size reuse the same sessions.
+  later sequences of any frame size reuse the same sessions. In int8 they
+  are also calibrated and quantized then (`quantization.int8_steps`).
   """
 
   name = "onnxruntime"
 
   def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
-               params: tracking.TrackParams, num_threads: int | None = None):
+               params: tracking.TrackParams, num_threads: int | None = None,
+               precision: str = "fp32",
+               calibration: Sequence[str | os.PathLike] | None = None,
+               gray: bool = False):
+    """The steps of `spec` with `variables` and `params`.
+
+    Args:
+      spec, variables, params: what to export.
+      num_threads: ONNX Runtime threads; default all cores.
+      precision: "fp32" or "int8".
+      calibration: int8: sequence folders to calibrate on; None for the
+        bundled demo clip.
+      gray: int8: calibrate on grayscale frames (a CFNet gray twin).
+    """
+    if precision not in export.PRECISIONS:
+      raise ValueError(f"unknown precision {precision!r}; choose one of "
+                       f"{list(export.PRECISIONS)}")
     self.spec, self.variables, self.params = spec, variables, params
     self.num_threads = num_threads
+    self.precision, self.gray = precision, gray
+    self.calibration = list(calibration) if calibration else None
+    self.calibration_info = None
+    if precision == "int8":  # bad folders fail here, not at the first init
+      from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
+      self.calibration_info = quantization.describe(
+          quantization.calibration_sequences(self.calibration))
     self._steps: export.ExportedSteps | None = None
     self._target_steps: dict[int, export.TargetSteps] = {}
 
   @property
   def steps(self) -> export.ExportedSteps:
     """The exported steps (exported and opened at the first call)."""
-    if self._steps is None:
+    if self._steps is None and self.precision == "int8":
+      from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
+      sidecar, blobs = quantization.int8_steps(
+          self.spec, self.variables, self.params, self.calibration,
+          gray=self.gray, num_threads=self.num_threads)
+      self._steps = export.ExportedSteps(sidecar, blobs,
+                                         "onnxruntime backend (int8)",
+                                         num_threads=self.num_threads)
+    elif self._steps is None:
       sidecar, blobs = export.export_steps(self.spec, self.variables,
                                            self.params, "onnx")
       self._steps = export.ExportedSteps(sidecar, blobs, "onnxruntime backend",
@@ -156,6 +197,9 @@ class OnnxRuntimeBackend:
     One export per K: the cross-correlation is a convolution with one group
     per target, and an ONNX Conv's group count cannot be symbolic.
     """
+    if self.precision != "fp32":  # the K-target export is fp32 only
+      raise ValueError(f"{self.precision} tracks one target per call; track "
+                       f"the {num_targets} targets in fp32 or one by one")
     if num_targets not in self._target_steps:
       blobs = export.export_target_steps(self.spec, self.variables,
                                          self.params, num_targets)
@@ -178,9 +222,30 @@ class OnnxRuntimeBackend:
 
 
 def make(name: str | None, spec: embedding.ModelSpec,
-         variables: model.Variables, params: tracking.TrackParams
-         ) -> JaxBackend | OnnxRuntimeBackend:
-  """The backend `name` ("jax", "onnxruntime", "auto" or None = auto)."""
-  if resolve(name) == "jax":
+         variables: model.Variables, params: tracking.TrackParams,
+         precision: str = "fp32",
+         calibration: Sequence[str | os.PathLike] | None = None,
+         gray: bool = False) -> JaxBackend | OnnxRuntimeBackend:
+  """The backend `name` ("jax", "onnxruntime", "auto" or None = auto).
+
+  Args:
+    name: the backend.
+    spec, variables, params: the network and hyper-parameters.
+    precision: "fp32", or "int8" (onnxruntime only).
+    calibration, gray: int8 calibration (`OnnxRuntimeBackend`).
+
+  Raises:
+    ValueError: an unknown backend or precision, or "int8" on JAX.
+  """
+  if precision not in export.PRECISIONS:
+    raise ValueError(f"unknown precision {precision!r}; choose one of "
+                     f"{list(export.PRECISIONS)}")
+  resolved = resolve(name)
+  if resolved == "jax":
+    if precision != "fp32":
+      raise ValueError(f"precision {precision!r} needs the onnxruntime "
+                       f"backend; the backend is 'jax' (asked for "
+                       f"{name or 'auto'!r})")
     return JaxBackend(spec, variables, params)
-  return OnnxRuntimeBackend(spec, variables, params)
+  return OnnxRuntimeBackend(spec, variables, params, precision=precision,
+                            calibration=calibration, gray=gray)

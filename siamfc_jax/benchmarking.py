@@ -63,6 +63,7 @@ DESCRIPTIONS = {
     "torch_step_channels_last": "PyTorch step, channels_last",
     "ort_step": "ONNX Runtime step (onnxruntime backend)",
     "ort_batch_step": "ONNX Runtime step, N sequences (one export)",
+    "ort_step_int8": "ONNX Runtime step, int8 (quantization.py)",
 }
 
 
@@ -180,7 +181,8 @@ def step_timer(tracker: tracker_lib.Tracker, clip: Clip
 
 
 def ort_step_timer(tracker: tracker_lib.Tracker, clip: Clip,
-                   num_sequences: int | None = None
+                   num_sequences: int | None = None,
+                   precision: str = "fp32"
                    ) -> Iterator[tuple[float, np.ndarray]]:
   """Steps the exported ONNX frame step through the clip in ONNX Runtime.
 
@@ -193,15 +195,25 @@ def ort_step_timer(tracker: tracker_lib.Tracker, clip: Clip,
     clip: frames[0] initialises; the others are tracked in order.
     num_sequences: N to step N copies of the clip with the frame step
       exported for N sequences at once; None for one sequence.
+    precision: "fp32", or "int8": the steps quantized after calibrating on
+      the demo clip (`quantization.int8_steps`; one sequence only).
 
   Yields:
     (seconds of the step, [4] float64 box of the first sequence) for
     frames[1:], in order.
   """
   n = num_sequences
-  sidecar, blobs = export.export_steps(tracker.spec, tracker.variables,
-                                       tracker.params, "onnx",
-                                       num_sequences=n)
+  if precision == "int8":
+    if n:
+      raise ValueError("int8 steps track one sequence; got num_sequences "
+                       f"{n}")
+    from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
+    sidecar, blobs = quantization.int8_steps(tracker.spec, tracker.variables,
+                                             tracker.params)
+  else:
+    sidecar, blobs = export.export_steps(tracker.spec, tracker.variables,
+                                         tracker.params, "onnx",
+                                         num_sequences=n)
   steps = export.ExportedSteps(sidecar, blobs)
   state = steps.init(clip.frames[0], clip.box)
   if n:
@@ -217,10 +229,12 @@ def ort_step_timer(tracker: tracker_lib.Tracker, clip: Clip,
 
 def time_ort(tracker: tracker_lib.Tracker, clip: Clip,
              num_sequences: int | None = None,
-             warmup: int = WARMUP_STEPS) -> np.ndarray:
+             warmup: int = WARMUP_STEPS,
+             precision: str = "fp32") -> np.ndarray:
   """[len(frames) - 1 - warmup] float64 seconds per `ort_step_timer` step."""
   return np.asarray([t for i, (t, _) in enumerate(
-      ort_step_timer(tracker, clip, num_sequences)) if i >= warmup])
+      ort_step_timer(tracker, clip, num_sequences, precision))
+                     if i >= warmup])
 
 
 def time_step(tracker: tracker_lib.Tracker, clip: Clip,

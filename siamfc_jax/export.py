@@ -51,6 +51,11 @@ upsampling as matrix products, since ONNX's cubic `Resize` treats borders
 differently; flax's `max_pool`). The ONNX steps run each grouped layer as
 one grouped convolution (`embedding.Conv`, what ONNX Runtime runs fastest),
 the StableHLO ones as XLA:CPU prefers; the results are equal.
+
+`export(..., precision="int8")` writes the ONNX steps quantized
+(`quantization.py`); the sidecar then has "precision": "int8" and the
+"calibration" used, and each file names its precision in its metadata
+(PRECISION_KEY), which `load` checks against the sidecar.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ STATE = ("z_feat", "centre", "size", "x_side", "x_side_limits", "fill")
 FRAME_OUTPUTS = ("new_centre", "new_size", "new_x_side", "box", "scores")
 
 _DTYPES = {"uint8": np.uint8, "float32": np.float32}
+# Arithmetic of the network: "fp32" as exported, or "int8" (ONNX only,
+# `quantization.py`). Quantized files carry theirs in the model metadata
+# under PRECISION_KEY; a file without it is fp32.
+PRECISIONS = ("fp32", "int8")
+PRECISION_KEY = "siamfc_jax.precision"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -503,7 +513,9 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
            params_as_inputs: bool = False,
            platforms: Sequence[str] | None = None,
            overwrite: bool = False,
-           num_sequences: int | None = None) -> list[pathlib.Path]:
+           num_sequences: int | None = None, precision: str = "fp32",
+           calibration: Sequence[str | os.PathLike] | None = None
+           ) -> list[pathlib.Path]:
   """Writes both steps and the sidecar into `directory` (see module doc).
 
   The files are written to a temporary sibling and moved in place together,
@@ -514,6 +526,11 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
     spec, variables, params, fmt, frame_size, params_as_inputs, platforms,
       num_sequences: see `export_steps`.
     overwrite: replace an existing export at `directory`.
+    precision: "fp32", or "int8" (`quantization.int8_steps`: ONNX, one
+      sequence, symbolic frame size, variables baked in); the sidecar then
+      names the calibration.
+    calibration: int8: sequence folders to calibrate on; default the
+      bundled demo clip.
 
   Returns:
     The paths written: the two step files, then the sidecar.
@@ -527,8 +544,23 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
   folders.check_replaceable(
       directory, {SIDECAR} | {n + x for n in STEPS for x in _SUFFIX.values()},
       "an export", overwrite)
-  sidecar, blobs = export_steps(spec, variables, params, fmt, frame_size,
-                                params_as_inputs, platforms, num_sequences)
+  if precision == "int8":
+    if (fmt, frame_size, params_as_inputs, num_sequences) != (
+        "onnx", None, False, None):
+      raise ValueError(
+          "precision 'int8' exports ONNX steps of one sequence with a "
+          "symbolic frame size and the variables baked in; got "
+          f"format {fmt!r}, frame_size {frame_size!r}, params_as_inputs "
+          f"{params_as_inputs!r}, num_sequences {num_sequences!r}")
+    from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
+    sidecar, blobs = quantization.int8_steps(spec, variables, params,
+                                             calibration)
+  elif precision == "fp32":
+    sidecar, blobs = export_steps(spec, variables, params, fmt, frame_size,
+                                  params_as_inputs, platforms, num_sequences)
+  else:
+    raise ValueError(f"unknown precision {precision!r}; choose one of "
+                     f"{list(PRECISIONS)}")
   names = {name: name + _SUFFIX[fmt] for name in STEPS}
   for name in STEPS:
     sidecar["steps"][name] = {"file": names[name],
@@ -566,10 +598,19 @@ class _OnnxRunner:
     options.graph_optimization_level = (
         ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     options.log_severity_level = 3  # jax2onnx's shape hints warn harmlessly
+    # Idle workers sleep instead of spinning: on a shared 2-core CPU the
+    # spinning steals the cores from the next step, the frame decoder and
+    # other work (measured in docs/int8.md: fp32 12 %, int8 30 % faster).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     self.sessions = {
         name: ort.InferenceSession(blob, options,
                                    providers=["CPUExecutionProvider"])
         for name, blob in blobs.items()}
+
+  def precision(self, step: str) -> str:
+    """The precision a step's file names in its metadata ("fp32" if none)."""
+    meta = self.sessions[step].get_modelmeta().custom_metadata_map
+    return meta.get(PRECISION_KEY, "fp32")
 
   def signature(self, step: str) -> tuple[list[tuple], list[tuple]]:
     """(inputs, outputs) as (name, shape, dtype string) in file order."""
@@ -596,6 +637,10 @@ class _StableHloRunner:
                          f"jax.export.Exported ({type(e).__name__}: {e})"
                          ) from e
     self.calls = {name: jax.jit(e.call) for name, e in self.exported.items()}
+
+  def precision(self, step: str) -> str:
+    del step
+    return "fp32"
 
   def signature(self, step: str) -> tuple[list[tuple], list[tuple]]:
     def ports(avals):
@@ -638,6 +683,7 @@ class ExportedSteps:
     kind: "onnx" or "stablehlo".
     frame_size: (W, H) fixed at export, or None (any size).
     num_sequences: N if the frame step takes N sequences (`stack`), or None.
+    precision: "fp32" or "int8" (`quantization.py`).
     spec: the network (from the sidecar).
     params: the tracking hyper-parameters (from the sidecar).
   """
@@ -669,6 +715,10 @@ class ExportedSteps:
     if self.kind not in FORMATS:
       raise ValueError(f"{where}: sidecar kind {self.kind!r} is not one of "
                        f"{list(FORMATS)}")
+    self.precision = sidecar.get("precision", "fp32")
+    if self.precision not in PRECISIONS:
+      raise ValueError(f"{where}: sidecar precision {self.precision!r} is not "
+                       f"one of {list(PRECISIONS)}")
     try:
       self.spec = embedding.ModelSpec.from_dict(sidecar["spec"])
       self.params = tracking.TrackParams(**sidecar["track_params"])
@@ -704,6 +754,11 @@ class ExportedSteps:
                     else _StableHloRunner(blobs))
     for name in STEPS:
       _check_signature(where, name, self._runner, steps[name])
+      if self._runner.precision(name) != self.precision:
+        raise ValueError(
+            f"{where}: the sidecar says precision {self.precision!r}, but "
+            f"the {name} step file is {self._runner.precision(name)!r}: the "
+            "sidecar belongs to another export")
 
   def _parameter_arrays(self, variables) -> list[np.ndarray]:
     wanted = [p for p in self.sidecar["steps"]["frame"]["inputs"]

@@ -20,6 +20,9 @@ shared), with the boxes of K separate runs (to 1e-4 px). A `[4]` box is the
 one-target path of before, shapes included; `[1, 4]` is K = 1 (boxes
 `[N, 1, 4]`). The gray twin is chosen once per video, from the first frame.
 `track_many` and the got10k adapter are one target per sequence.
+
+`precision="int8"` runs the onnxruntime steps quantized
+(`quantization.py`): faster on a CPU, boxes close to the fp32 ones.
 """
 
 from __future__ import annotations
@@ -164,6 +167,9 @@ class Tracker:
     params: tracking hyper-parameters (`tracking.TrackParams`).
     backend: where the steps run (`backends.py`): `backend.name` is "jax"
       or "onnxruntime".
+    precision: "fp32" (the faithful tracker) or "int8" (onnxruntime).
+    calibration: int8: the calibration sequence folders, or None for the
+      bundled demo clip.
     is_deterministic: True (the got10k toolkit then runs each sequence once).
   """
 
@@ -171,15 +177,18 @@ class Tracker:
 
   def __init__(self, spec: embedding.ModelSpec, variables: model.Variables,
                params: tracking.TrackParams = tracking.SIAMFC_3S,
-               name: str = "SiamFC", backend: str | None = "jax",
-               gray_variables: model.Variables | None = None):
+               name: str | None = None, backend: str | None = "jax",
+               gray_variables: model.Variables | None = None,
+               precision: str = "fp32",
+               calibration: Sequence[str | os.PathLike] | None = None):
     """A tracker of `spec` with `variables`.
 
     Args:
       spec: the network.
       variables: its variables.
       params: tracking hyper-parameters.
-      name: shown in result folders and reports.
+      name: shown in result folders and reports; default "SiamFC", with
+        "-int8" appended in int8.
       backend: "jax", "onnxruntime", or "auto"/None for the default of this
         machine (`backends.default_backend`). "jax" here, where training
         and tests build trackers; `pretrained`, `from_checkpoint` and
@@ -187,18 +196,33 @@ class Tracker:
       gray_variables: variables of the same network trained on grayscale
         pairs (CFNet's `_gray_` twins), used instead of `variables` for
         sequences whose first frame is grayscale, as the original does.
+      precision: "fp32", or "int8" (the onnxruntime backend only; the
+        steps are calibrated and quantized at the first `init`).
+      calibration: int8: sequence folders to calibrate on; None for the
+        bundled demo clip.
+
+    Raises:
+      ValueError: a bad geometry, backend or precision, int8 on JAX, or a
+        calibration folder without frames.
+      FileNotFoundError: a calibration folder does not exist.
     """
     tracking.check_geometry(spec, params)
-    self.spec, self.params, self.name = spec, params, name
+    self.spec, self.params = spec, params
+    self.name = name or default_name("SiamFC", precision)
+    self.precision = precision
+    self.calibration = list(calibration) if calibration else None
     self.variables = jax.device_put(variables)
-    self.backend = backends.make(backend, spec, self.variables, params)
+    self.backend = backends.make(backend, spec, self.variables, params,
+                                 precision, self.calibration)
     self.gray_variables = self.gray_backend = None
     if gray_variables is not None:
       from siamfc_jax.convert import common  # pylint: disable=g-import-not-at-top
       common.check_variables("gray_variables", spec, gray_variables)
       self.gray_variables = jax.device_put(gray_variables)
       self.gray_backend = backends.make(self.backend.name, spec,
-                                        self.gray_variables, params)
+                                        self.gray_variables, params,
+                                        precision, self.calibration,
+                                        gray=True)
     self._active = self.backend
     self._state = None
     self._frame_shape = None
@@ -206,24 +230,32 @@ class Tracker:
 
   @classmethod
   def pretrained(cls, name: str = "siamfc-3s",
-                 backend: str | None = None) -> Tracker:
+                 backend: str | None = None, precision: str = "fp32",
+                 calibration: Sequence[str | os.PathLike] | None = None
+                 ) -> Tracker:
     """The original SiamFC network shipped with the package; no download.
 
     Args:
       name: "siamfc-3s" or "siamfc-5s" (same weights, the tracking
-        hyper-parameters of 3 or 5 scales).
+        hyper-parameters of 3 or 5 scales); the tracker's name, with
+        "-int8" appended in int8.
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
+      precision, calibration: see `Tracker`.
     """
     from siamfc_jax import pretrained  # pylint: disable=g-import-not-at-top
     spec, variables = pretrained.network()
-    return cls(spec, variables, _params(name), name=name, backend=backend)
+    return cls(spec, variables, _params(name),
+               name=default_name(name, precision), backend=backend,
+               precision=precision, calibration=calibration)
 
   @classmethod
   def from_checkpoint(cls, path: str | os.PathLike,
                       params: tracking.TrackParams | str | None = None,
                       name: str | None = None,
                       backend: str | None = None,
-                      which: str = "latest") -> Tracker:
+                      which: str = "latest", precision: str = "fp32",
+                      calibration: Sequence[str | os.PathLike] | None = None
+                      ) -> Tracker:
     """Loads a checkpoint written by `checkpoints.save` (training, convert).
 
     Args:
@@ -233,17 +265,20 @@ class Tracker:
         "siamfc-5s"); by default those saved in the checkpoint's config
         (`config["track"]`), else SiamFC-3s.
       name: tracker name; defaults to the directory name (the workdir's
-        for a training workdir).
+        for a training workdir), with "-int8" appended in int8.
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
       which: of a training workdir, "latest" (the final network) or "best"
         (the best by validation tracking AUC, `training.TrackValidation`).
+      precision, calibration: see `Tracker`.
     """
     from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
     if which not in ("latest", "best"):
       raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
     if os.path.isfile(path):  # a weights file (.mat, .npz, .pth)
-      return cls.from_weights(path, params, name, backend)
-    name = name or os.path.basename(os.path.normpath(path))
+      return cls.from_weights(path, params, name, backend,
+                              precision=precision, calibration=calibration)
+    name = name or default_name(os.path.basename(os.path.normpath(path)),
+                                precision)
     trained = os.path.join(path, "tracker" if which == "latest" else "best")
     if os.path.isdir(trained) and not os.path.isfile(
         os.path.join(path, checkpoints.META_FILE)):
@@ -251,13 +286,16 @@ class Tracker:
     spec, variables, config = checkpoints.load(path)
     if params is None:
       params = tracking.TrackParams(**(config or {}).get("track", {}))
-    return cls(spec, variables, _params(params), name, backend=backend)
+    return cls(spec, variables, _params(params), name, backend=backend,
+               precision=precision, calibration=calibration)
 
   @classmethod
   def from_weights(cls, path: str | os.PathLike,
                    params: tracking.TrackParams | str | None = None,
                    name: str | None = None, backend: str | None = None,
-                   gray: bool = True) -> Tracker:
+                   gray: bool = True, precision: str = "fp32",
+                   calibration: Sequence[str | os.PathLike] | None = None
+                   ) -> Tracker:
     """Imports a pretrained weights file (`convert.load`) and tracks with it.
 
         tracker = Tracker.from_weights("cfnet-conv2_e80.mat")
@@ -267,11 +305,14 @@ class Tracker:
       params: tracking hyper-parameters or a preset name; by default the
         CFNet preset its file name names (`preset_for_file`), else
         SiamFC-3s.
-      name: tracker name; defaults to the file name without suffix.
+      name: tracker name; defaults to the file name without suffix, with
+        "-int8" appended in int8.
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
       gray: use the file's `_gray_` twin beside it (CFNet:
         `cfnet-conv2_gray_e40.mat` for `cfnet-conv2_e80.mat`) on grayscale
-        sequences, when there is one.
+        sequences, when there is one (calibrated on grayscale frames in
+        int8).
+      precision, calibration: see `Tracker`.
     """
     from siamfc_jax import convert  # pylint: disable=g-import-not-at-top
     spec, variables, _ = convert.load(path)
@@ -284,18 +325,23 @@ class Tracker:
     if params is None:
       params = preset_for_file(path, spec)
     stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
-    return cls(spec, variables, _params(params), name or stem,
-               backend=backend, gray_variables=gray_variables)
+    return cls(spec, variables, _params(params),
+               name or default_name(stem, precision), backend=backend,
+               gray_variables=gray_variables, precision=precision,
+               calibration=calibration)
 
   def settings(self) -> dict[str, Any]:
     """What decides this tracker's boxes, as JSON-ready values: the network,
-    its weights (SHA-256) and the hyper-parameters. The backend is not in it
-    (both give the same boxes)."""
+    its weights (SHA-256), the hyper-parameters, the precision and, in
+    int8, the calibration (sequences, frames, method). The backend is not
+    in it (in fp32 both give the same boxes)."""
     gray = self.gray_variables
     return {"spec": self.spec.to_dict(), "params": self.params.to_dict(),
             "weights_sha256": export.weights_sha256(self.variables),
             "gray_weights_sha256": (None if gray is None
-                                    else export.weights_sha256(gray))}
+                                    else export.weights_sha256(gray)),
+            "precision": self.precision,
+            "calibration": getattr(self.backend, "calibration_info", None)}
 
   def init(self, image: Frame, box) -> None:
     """Starts tracking the target `box` [x, y, w, h] in `image`.
@@ -396,7 +442,9 @@ def _prefetch(pool: concurrent.futures.Executor, frames: Iterable[Frame],
 
 
 def load(checkpoint: str | os.PathLike | None = None,
-         preset: str | None = None, backend: str | None = None) -> Tracker:
+         preset: str | None = None, backend: str | None = None,
+         precision: str = "fp32",
+         calibration: Sequence[str | os.PathLike] | None = None) -> Tracker:
   """The tracker of the command-line tools' --checkpoint and --preset.
 
   Args:
@@ -405,10 +453,19 @@ def load(checkpoint: str | os.PathLike | None = None,
     preset: tracking preset; by default the checkpoint's own, or
       SiamFC-3s for the bundled network.
     backend: "jax", "onnxruntime" or "auto"/None.
+    precision, calibration: see `Tracker`.
   """
   if checkpoint:
-    return Tracker.from_checkpoint(checkpoint, preset, backend=backend)
-  return Tracker.pretrained(preset or "siamfc-3s", backend=backend)
+    return Tracker.from_checkpoint(checkpoint, preset, backend=backend,
+                                   precision=precision,
+                                   calibration=calibration)
+  return Tracker.pretrained(preset or "siamfc-3s", backend=backend,
+                            precision=precision, calibration=calibration)
+
+
+def default_name(name: str, precision: str) -> str:
+  """`name`, with "-int8" appended for int8 (results kept apart)."""
+  return name if precision == "fp32" else f"{name}-{precision}"
 
 
 def is_grayscale(frame: np.ndarray) -> bool:

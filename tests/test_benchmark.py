@@ -11,6 +11,7 @@ import math
 
 from absl import flags
 import numpy as np
+import pytest
 
 from experiments import benchmark
 
@@ -94,3 +95,20 @@ def test_multi_target_boxes_start_at_the_target_and_lie_in_the_frame():
   assert np.all(boxes[:, :2] >= 0)
   assert np.all(boxes[:, 0] + boxes[:, 2] <= 480)
   assert np.all(boxes[:, 1] + boxes[:, 3] <= 360)
+def test_benchmark_times_int8_and_fp32_onnxruntime_steps_in_turn(tmp_path):
+  pytest.importorskip("onnxruntime")
+  pytest.importorskip("jax2onnx")
+  out = tmp_path / "figures.json"
+  argv = flags.FLAGS(["benchmark", "--tiny", "--num_frames=3", "--scales=3",
+                      "--batch_sizes=", "--precision=fp32,int8",
+                      f"--output_json={out}"])
+  try:
+    benchmark.main(argv)
+  finally:
+    flags.FLAGS.unparse_flags()
+  results = json.loads(out.read_text())
+  ort = {r["name"]: r for r in results["rows"] if r["name"].startswith("ort")}
+  assert set(ort) == {"ort_step", "ort_step_int8"}
+  assert ort["ort_step"]["frames"] == ort["ort_step_int8"]["frames"] == 3
+  assert results["onnxruntime"]["check"]["3"]["ok"]
+  assert "max_box_diff_px" in results["onnxruntime"]["check"]["3_int8"]

@@ -56,6 +56,10 @@ def test_cli_tracks_a_video_file_from_an_initial_box(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--seq=/nonexistent/folder"], "does not exist"),
     (["--init_box=1,2,3"], "x,y,w,h"),
+    (["--precision=int8", "--backend=jax"],
+     "precision 'int8' needs the onnxruntime backend"),
+    (["--precision=int8", "--calibration=/nonexistent/folder"],
+     "calibration folder /nonexistent/folder not found"),
 ])
 def test_cli_reports_bad_input_without_a_traceback(args, message):
   run = _track(*args)
