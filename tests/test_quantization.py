@@ -153,6 +153,16 @@ def test_int8_with_the_jax_backend_is_refused(variables):
                         precision="int4")
 
 
+def test_several_targets_in_int8_are_refused_not_run_in_fp32(
+    variables, calibration_dir):
+  tracker = tracker_lib.Tracker(SPEC, variables, PARAMS,
+                                backend="onnxruntime", precision="int8",
+                                calibration=[calibration_dir])
+  frame = np.zeros((64, 80, 3), np.uint8)
+  with pytest.raises(ValueError, match="int8 tracks one target per call"):
+    tracker.init(frame, [[10, 10, 20, 20], [40, 30, 20, 20]])
+
+
 def test_calibration_folders_without_frames_are_refused(tmp_path, variables):
   empty = tmp_path / "empty"
   empty.mkdir()
