@@ -2,8 +2,8 @@ r"""One table of what a machine's accelerator does for us: track and train.
 
   python -m benchmarks.accelerator                  # GPU / TPU: full sizes
   python -m benchmarks.accelerator --network=tiny --sequences=1,2 \
-      --targets=2 --train_batch=8 --train_config=experiments/configs/tiny.py \
-      --timed_steps=2                               # CPU: seconds
+      --targets_per_video=2 --train_batch=8 --timed_steps=2 \
+      --train_config=experiments/configs/tiny.py    # CPU: seconds
 
 Rows, each the median of --timed_steps calls after 2 warm-up calls
 (compilation excluded), inputs already on the devices:
@@ -12,7 +12,7 @@ Rows, each the median of --timed_steps calls after 2 warm-up calls
   device (`sharding.py`), frames of the demo clip (480x360); rate: frames
   of all sequences per second;
 - `targets K`: K targets in one video, one call per frame
-  (`tracking.track_step_targets`; absent before that step exists); rate:
+  (`tracking.track_step_targets`); rate:
   target-frames per second;
 - `train B dtype`: the data-parallel train step of --train_config
   (`benchmarking.time_train_step`) at global batch B in float32 and
@@ -46,8 +46,9 @@ _NETWORK = flags.DEFINE_enum(
     "bundled original SiamFC, or a tiny random one (smoke runs).")
 _SEQUENCES = flags.DEFINE_list(
     "sequences", ["1", "8", "32", "128"], "Sequences tracked in lock-step.")
-_TARGETS = flags.DEFINE_list(
-    "targets", ["8"], "Targets of the batched-target step (empty: none).")
+_TARGETS = flags.DEFINE_list(  # not --targets: benchmarks.multi_target's
+    "targets_per_video", ["8"],
+    "Targets of the batched-target step (empty: none).")
 _TRAIN_CONFIG = config_flags.DEFINE_config_file(
     "train_config", "experiments/configs/vid.py",
     "Training config of the train-step rows.")
@@ -82,8 +83,7 @@ def measure(tracker: tracker_lib.Tracker, sequences: Sequence[int],
 
   Returns:
     Dicts {"row": label, "what": unit of `rate`, "ms": median ms per call,
-    "rate": units per second}; `targets` rows are left out when
-    `tracking.track_step_targets` does not exist.
+    "rate": units per second}.
   """
   clip = benchmarking.load_clip(steps)
   rows = []
@@ -92,12 +92,10 @@ def measure(tracker: tracker_lib.Tracker, sequences: Sequence[int],
         benchmarking.time_sharded_batch(tracker, clip, n)))
     rows.append({"row": f"track {n} seq", "what": "frames/s", "ms": ms,
                  "rate": n * 1e3 / ms})
-  if benchmarking.has_target_step():
-    for k in targets:
-      ms = 1e3 * float(np.median(
-          benchmarking.time_targets(tracker, clip, k)))
-      rows.append({"row": f"targets {k}", "what": "target-frames/s",
-                   "ms": ms, "rate": k * 1e3 / ms})
+  for k in targets:
+    ms = 1e3 * float(np.median(benchmarking.time_targets(tracker, clip, k)))
+    rows.append({"row": f"targets {k}", "what": "target-frames/s",
+                 "ms": ms, "rate": k * 1e3 / ms})
   for dtype in train_dtypes:
     config = train_config.copy_and_resolve_references()
     with config.unlocked():
@@ -121,9 +119,6 @@ def format_table(rows: Sequence[dict], title: str) -> str:
   lines = [title, f"{'row':<24} {'ms/call':>10} {'rate':>12}  unit"]
   lines += [f"{r['row']:<24} {r['ms']:>10.2f} {r['rate']:>12.1f}  {r['what']}"
             for r in rows]
-  if not benchmarking.has_target_step():
-    lines.append("(no targets rows: tracking.track_step_targets is not in "
-                 "this version)")
   return "\n".join(lines)
 
 

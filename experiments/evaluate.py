@@ -145,30 +145,6 @@ def _log(line: str) -> None:
   print(line, file=sys.stderr, flush=True)
 
 
-def choose_benchmark(dataset: str | None, root: str) -> str:
-  """`dataset`, or the one benchmark whose layout `root` has.
-
-  Raises:
-    app.UsageError: no --dataset and none or several layouts match.
-  """
-  if dataset is not None:
-    return dataset
-  try:
-    found = datasets.detect(root)
-  except FileNotFoundError as e:
-    raise app.UsageError(f"--root: {e}") from None
-  if len(found) == 1:
-    _log(f"--root has the {found[0]} layout; using --dataset={found[0]}")
-    return found[0]
-  if not found:
-    raise app.UsageError(
-        f"--root {root}: no known benchmark layout recognised; pass "
-        f"--dataset=one of {', '.join(datasets.BENCHMARKS)}")
-  raise app.UsageError(
-      f"--root {root}: several benchmark layouts found "
-      f"({', '.join(found)}); pass --dataset=one of them")
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -176,7 +152,7 @@ def main(argv):
     multihost.initialize()
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  benchmark = choose_benchmark(_DATASET.value, _ROOT.value)
+  benchmark = datasets.choose(_DATASET.value, _ROOT.value, _log)
   protocol = datasets.BENCHMARKS[benchmark].protocol
   try:
     seqs = datasets.read(benchmark, _ROOT.value)

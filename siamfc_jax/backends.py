@@ -30,15 +30,15 @@ the fp32 ones (docs/int8.md).
 from __future__ import annotations
 
 import importlib.util
+import os
+from typing import Sequence
 
 import jax
 import numpy as np
 
 from siamfc_jax import embedding
-import os
-from typing import Sequence
-
 from siamfc_jax import export
+from siamfc_jax import export_targets
 from siamfc_jax import model
 from siamfc_jax import tracking
 
@@ -161,7 +161,7 @@ class OnnxRuntimeBackend:
       self.calibration_info = quantization.describe(
           quantization.calibration_sequences(self.calibration))
     self._steps: export.ExportedSteps | None = None
-    self._target_steps: dict[int, export.TargetSteps] = {}
+    self._target_steps: dict[int, export_targets.TargetSteps] = {}
 
   @property
   def steps(self) -> export.ExportedSteps:
@@ -191,7 +191,7 @@ class OnnxRuntimeBackend:
     state, box, _ = self.steps.step(state, frame)
     return state, box
 
-  def target_steps(self, num_targets: int) -> export.TargetSteps:
+  def target_steps(self, num_targets: int) -> export_targets.TargetSteps:
     """The K-target steps, exported at the first use of each K and kept.
 
     One export per K: the cross-correlation is a convolution with one group
@@ -201,9 +201,9 @@ class OnnxRuntimeBackend:
       raise ValueError(f"{self.precision} tracks one target per call; track "
                        f"the {num_targets} targets in fp32 or one by one")
     if num_targets not in self._target_steps:
-      blobs = export.export_target_steps(self.spec, self.variables,
+      blobs = export_targets.export_target_steps(self.spec, self.variables,
                                          self.params, num_targets)
-      self._target_steps[num_targets] = export.TargetSteps(
+      self._target_steps[num_targets] = export_targets.TargetSteps(
           self.spec, self.params, blobs, num_targets, self.num_threads)
     return self._target_steps[num_targets]
 

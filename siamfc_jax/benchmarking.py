@@ -492,11 +492,6 @@ def time_sharded_batch(tracker: tracker_lib.Tracker, clip: Clip,
   return np.asarray(seconds)
 
 
-def has_target_step() -> bool:
-  """Whether `tracking` has the K-targets step (`track_step_targets`)."""
-  return hasattr(tracking, "track_step_targets")
-
-
 def time_targets(tracker: tracker_lib.Tracker, clip: Clip, num_targets: int,
                  warmup: int = WARMUP_STEPS) -> np.ndarray:
   """Times `tracking.track_step_targets` (jitted): K targets in one video.
@@ -506,12 +501,7 @@ def time_targets(tracker: tracker_lib.Tracker, clip: Clip, num_targets: int,
 
   Returns:
     [len(frames) - 1 - warmup] float64 seconds per step.
-
-  Raises:
-    ValueError: this `tracking` has no `track_step_targets`.
   """
-  if not has_target_step():
-    raise ValueError("tracking.track_step_targets is not in this version")
   spec, params = tracker.spec, tracker.params
   init = jax.jit(tracking.init_targets, static_argnames=("spec", "params"))
   step = jax.jit(tracking.track_step_targets,

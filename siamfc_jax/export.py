@@ -37,7 +37,7 @@ network call on their N * S crops, what batching buys on a CPU): every
 frame-step input and output gets a leading axis N, frames are [N, H, W, 3]
 of one size, and the N states of the exemplar step are `stack`ed.
 
-K targets in one video (`export_target_steps`, ONNX, in memory; what the
+K targets in one video (`export_targets.py`, ONNX, in memory; what the
 onnxruntime backend runs for `Tracker.track` with [K, 4] boxes): one frame
 [H, W, 3], a leading axis K on the box, the per-target state and the outputs,
 `fill` shared. K is fixed per export (the backend keeps one per K): a
@@ -378,7 +378,7 @@ def _quiet_exporter() -> Iterator[None]:
       lg.setLevel(level)
 
 
-def _to_onnx(fn, inputs: Sequence[Port], outputs: Sequence[Port],
+def to_onnx(fn, inputs: Sequence[Port], outputs: Sequence[Port],
              name: str) -> bytes:
   """One step as a serialised ONNX ModelProto."""
   try:
@@ -456,7 +456,7 @@ def export_steps(spec: embedding.ModelSpec, variables: model.Variables,
     inputs, outputs = sigs[name]
     inputs = list(inputs) + param_ports
     if fmt == "onnx":
-      blobs[name] = _to_onnx(fns[name], inputs, outputs, name)
+      blobs[name] = to_onnx(fns[name], inputs, outputs, name)
     else:
       blobs[name] = _to_stablehlo(fns[name], inputs, name, platforms)
     steps[name] = {"inputs": [p.to_dict() for p in inputs],
@@ -581,7 +581,7 @@ def _ort_type(dtype: str) -> str:
   return {"uint8": "tensor(uint8)", "float32": "tensor(float)"}[dtype]
 
 
-class _OnnxRunner:
+class OnnxRunner:
   """Runs the ONNX steps with ONNX Runtime (CPU), one session per step."""
 
   def __init__(self, blobs: dict[str, bytes], num_threads: int | None):
@@ -656,7 +656,7 @@ class _StableHloRunner:
     return [np.asarray(o) for o in self.calls[step](*arrays)]
 
 
-def _check_signature(where: str, step: str, runner, info: dict) -> None:
+def check_signature(where: str, step: str, runner, info: dict) -> None:
   """Raises ValueError naming the first port that differs from the file."""
   inputs, outputs = runner.signature(step)
   for kind, got, want in (("input", inputs, info["inputs"]),
@@ -750,10 +750,10 @@ class ExportedSteps:
     self._names = {name: [p["name"] for p in steps[name]["inputs"]]
                    for name in STEPS}
     self._outputs = [p.name for p in want["frame"][1]]
-    self._runner = (_OnnxRunner(blobs, num_threads) if self.kind == "onnx"
+    self._runner = (OnnxRunner(blobs, num_threads) if self.kind == "onnx"
                     else _StableHloRunner(blobs))
     for name in STEPS:
-      _check_signature(where, name, self._runner, steps[name])
+      check_signature(where, name, self._runner, steps[name])
       if self._runner.precision(name) != self.precision:
         raise ValueError(
             f"{where}: the sidecar says precision {self.precision!r}, but "
@@ -933,135 +933,3 @@ def parity(steps: ExportedSteps, variables: model.Variables,
   return {"frames": len(frames) - 1, "max_rel_score_diff": rel,
           "max_box_diff_px": box_diff, "max_state_diff": state_diff,
           "max_rel_template_diff": template_diff}
-
-
-# ----------------------------------------------------------------------------
-# K targets in one video: a target axis K on the state, one frame.
-
-# State ports that carry one value per target; the rest (`fill`) belong to
-# the video and are shared by its targets.
-TARGET_STATE = ("z_feat", "centre", "size", "x_side", "x_side_limits")
-
-
-def target_signatures(spec: embedding.ModelSpec, params: tracking.TrackParams,
-                      num_targets: int | str = "K"
-                      ) -> dict[str, tuple[list[Port], list[Port]]]:
-  """The ports of the K-target steps (`tracking.init_targets`,
-  `track_step_targets`): those of `signatures` with a leading axis K on
-  the box, the per-target state (`TARGET_STATE`) and the outputs; the
-  frame and `fill` are shared.
-
-  Args:
-    spec: the network.
-    params: tracking hyper-parameters.
-    num_targets: K, or "K" for a symbolic number of targets.
-
-  Returns:
-    {"exemplar": (inputs, outputs), "frame": (inputs, outputs)}.
-  """
-  def per_target(port):
-    if port.name == "frame" or port.name == "fill":
-      return port
-    return dataclasses.replace(port, shape=(num_targets,) + port.shape,
-                               doc=f"[K, ...] one per target: {port.doc}")
-
-  return {step: ([per_target(p) for p in inputs],
-                 [per_target(p) for p in outputs])
-          for step, (inputs, outputs) in signatures(spec, params).items()}
-
-
-def target_step_functions(spec: embedding.ModelSpec,
-                          variables: model.Variables,
-                          params: tracking.TrackParams
-                          ) -> dict[str, Callable[..., tuple[jax.Array, ...]]]:
-  """The K-target steps as functions of the ports of `target_signatures`
-  (variables closed over; grouped layers as one grouped convolution)."""
-
-  def exemplar(frame, box):
-    state = tracking.init_targets(variables, frame, box, spec, params,
-                                  split_groups=False)
-    return tuple(getattr(state, name) for name in STATE)
-
-  def frame_step(frame, *arrays):
-    frame_size = jnp.array([frame.shape[1], frame.shape[0]], jnp.int32)
-    state = tracking.TrackerState(**dict(zip(STATE, arrays)),
-                                  frame_size=frame_size)
-    new, box, scores = tracking.track_step_targets(
-        variables, state, frame, spec, params, split_groups=False)
-    z = (new.z_feat,) if params.z_lr else ()
-    return (*z, new.centre, new.size, new.x_side, box, scores)
-
-  return {"exemplar": exemplar, "frame": frame_step}
-
-
-def export_target_steps(spec: embedding.ModelSpec,
-                        variables: model.Variables,
-                        params: tracking.TrackParams = tracking.SIAMFC_3S,
-                        num_targets: int | str = "K"
-                        ) -> dict[str, bytes]:
-  """Exports the K-target steps to ONNX, in memory (frame size symbolic).
-
-  Args:
-    spec: the network.
-    variables: its variables (constants in the files).
-    params: tracking hyper-parameters (baked in).
-    num_targets: K, or "K" (default) for one export that serves any number
-      of targets.
-
-  Returns:
-    {"exemplar": bytes, "frame": bytes}, ONNX ModelProtos with the ports
-    of `target_signatures`.
-
-  Raises:
-    ValueError: an unsupported configuration (see `check_config`), or an
-      op that the exporter cannot convert (naming the step).
-  """
-  check_config(spec, params, "onnx")
-  if num_targets != "K" and (not isinstance(num_targets, (int, np.integer))
-                             or num_targets < 1):
-    raise ValueError(f"num_targets must be a positive integer or 'K'; got "
-                     f"{num_targets!r}")
-  variables = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), variables)
-  sigs = target_signatures(spec, params, num_targets)
-  fns = target_step_functions(spec, variables, params)
-  return {name: _to_onnx(fns[name], *sigs[name], f"{name}_targets")
-          for name in STEPS}
-
-
-class TargetSteps:
-  """Runs the K-target ONNX steps (`export_target_steps`) in ONNX Runtime;
-  the state is a dict of NumPy arrays (per-target ones with a leading K).
-
-  Attributes:
-    num_targets: K.
-  """
-
-  def __init__(self, spec: embedding.ModelSpec, params: tracking.TrackParams,
-               blobs: dict[str, bytes], num_targets: int,
-               num_threads: int | None = None):
-    """Opens the steps of `export_target_steps(..., num_targets)`."""
-    self.num_targets = num_targets
-    self._sigs = target_signatures(spec, params, num_targets)
-    self._runner = _OnnxRunner(blobs, num_threads)
-    for name in STEPS:
-      inputs, outputs = self._sigs[name]
-      _check_signature("K-target export", name, self._runner,
-                       {"inputs": [p.to_dict() for p in inputs],
-                        "outputs": [p.to_dict() for p in outputs]})
-
-  def init(self, frame: np.ndarray, box: np.ndarray
-           ) -> dict[str, np.ndarray]:
-    """The exemplar step on an [H, W, 3] uint8 frame and [K, 4] boxes."""
-    box = np.asarray(box, np.float32).reshape(self.num_targets, 4)
-    out = self._runner("exemplar", ["frame", "box"], [frame, box])
-    return dict(zip(STATE, out))
-
-  def step(self, state: dict[str, np.ndarray], frame: np.ndarray
-           ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The frame step: (new state, [K, 4] float32 boxes, [K, S, n, n]
-    float32 scores)."""
-    out = self._runner("frame", ["frame", *STATE],
-                       [frame] + [state[n] for n in STATE])
-    out = dict(zip([p.name for p in self._sigs["frame"][1]], out))
-    new = {name: out.get(f"new_{name}", state[name]) for name in STATE}
-    return new, out["box"], out["scores"]

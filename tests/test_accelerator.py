@@ -6,7 +6,6 @@ import jax
 
 from benchmarks import accelerator
 from experiments.configs import tiny
-from siamfc_jax import benchmarking
 
 
 def test_accelerator_table_has_every_row_on_cpu():
@@ -16,7 +15,7 @@ def test_accelerator_table_has_every_row_on_cpu():
       train_config=tiny.get_config(), train_batch=8,
       train_dtypes=("float32", "bfloat16"), steps=1)
   labels = [r["row"] for r in rows]
-  targets = ["targets 2"] if benchmarking.has_target_step() else []
+  targets = ["targets 2"]
   assert labels == (["track 1 seq", "track 3 seq"] + targets +
                     ["train 8 float32", "train 8 bfloat16"])
   for row, units in zip(rows, [1, 3] + [2] * len(targets) + [8, 8]):

@@ -422,13 +422,15 @@ def test_real_sequences_read_back_in_every_layout(data_dir, tmp_path):
                                err_msg=name)
 
 
-def test_cli_picks_the_one_layout_found_and_says_which(tmp_path, capsys):
-  from experiments import evaluate  # pylint: disable=g-import-not-at-top
+def test_choose_picks_the_one_layout_found_and_says_which(tmp_path):
   _otb_seq(tmp_path, "Crossing", range(1, 4), 3)
-  assert evaluate.choose_benchmark(None, str(tmp_path)) == "otb"
-  assert "--root has the otb layout" in capsys.readouterr().err
-  assert evaluate.choose_benchmark("vot", str(tmp_path)) == "vot"
+  said = []
+  assert datasets.choose(None, tmp_path, said.append) == "otb"
+  assert said == [f"{tmp_path} has the otb layout; using --dataset=otb"]
+  assert datasets.choose("vot", tmp_path) == "vot"
   empty = tmp_path / "empty"
   empty.mkdir()
-  with pytest.raises(Exception, match="no known benchmark layout"):
-    evaluate.choose_benchmark(None, str(empty))
+  with pytest.raises(ValueError, match="no known benchmark layout"):
+    datasets.choose(None, empty)
+  with pytest.raises(ValueError, match="unknown benchmark 'otb2"):
+    datasets.choose("otb2", tmp_path)

@@ -17,6 +17,7 @@ from siamfc_jax import backends
 from siamfc_jax import convert
 from siamfc_jax import embedding
 from siamfc_jax import export
+from siamfc_jax import export_targets
 from siamfc_jax import model
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
@@ -414,7 +415,7 @@ def test_onnx_k_targets_in_one_call_equal_k_single_target_runs(variables,
 
 def test_k_target_export_refuses_a_bad_number_of_targets(variables):
   with pytest.raises(ValueError, match="num_targets must be a positive"):
-    export.export_target_steps(SPEC, variables, PARAMS, 0)
+    export_targets.export_target_steps(SPEC, variables, PARAMS, 0)
 
 
 @pytest.mark.parametrize("backend", backends.BACKENDS)

@@ -300,12 +300,14 @@ def test_k_target_step_compiles_once_over_a_run():
   params = tracking.TrackParams(**GEOMETRY)
   frames = np.random.default_rng(0).integers(0, 255, (6, 90, 120, 3),
                                              dtype=np.uint8)
-  step = jax.jit(tracking.track_step_targets, static_argnums=(3, 4),
-                 donate_argnums=1)
+  # A function of its own: a jit of `track_step_targets` itself would share
+  # its cache with other tests' compilations.
+  step = jax.jit(functools.partial(tracking.track_step_targets, spec=GREY,
+                                   params=params), donate_argnums=1)
   state = tracking.init_targets_jit(
       GREY_VARIABLES, frames[0], jnp.array([[10.0, 10, 12, 14],
                                             [50, 40, 20, 10]]), GREY, params)
   for frame in frames[1:]:
-    state, box, _ = step(GREY_VARIABLES, state, frame, GREY, params)
+    state, box, _ = step(GREY_VARIABLES, state, frame)
   assert step._cache_size() == 1  # pylint: disable=protected-access
   assert box.shape == (2, 4) and np.all(np.isfinite(box))

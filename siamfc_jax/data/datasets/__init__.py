@@ -91,6 +91,36 @@ def detect(root: os.PathLike | str) -> list[str]:
   return [b.name for b in BENCHMARKS.values() if b.detect(root)]
 
 
+def choose(name: str | None, root: os.PathLike | str,
+           log: Callable[[str], None] = print) -> str:
+  """`name`, or the one benchmark whose layout `root` has (`detect`).
+
+  Args:
+    name: a benchmark name, or None to detect it.
+    root: the dataset folder.
+    log: told which layout was detected.
+
+  Raises:
+    FileNotFoundError: `root` is not a folder.
+    ValueError: an unknown `name`, or none or several layouts found (the
+      message names them and what to pass).
+  """
+  if name is not None:
+    if name not in BENCHMARKS:
+      raise ValueError(f"unknown benchmark {name!r}; expected one of "
+                       f"{', '.join(BENCHMARKS)}")
+    return name
+  found = detect(root)
+  if len(found) == 1:
+    log(f"{root} has the {found[0]} layout; using --dataset={found[0]}")
+    return found[0]
+  if not found:
+    raise ValueError(f"{root}: no known benchmark layout recognised; pass "
+                     f"--dataset=one of {', '.join(BENCHMARKS)}")
+  raise ValueError(f"{root}: several benchmark layouts found "
+                   f"({', '.join(found)}); pass --dataset=one of them")
+
+
 # VOT / GOT-10k: the readers of `sequences`, unchanged.
 
 def _read_vot(root: pathlib.Path) -> list[sequences.Sequence]:
