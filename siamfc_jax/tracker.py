@@ -106,6 +106,25 @@ def load_frame(frame: Frame) -> np.ndarray:
   raise ValueError(f"unsupported frame dtype {a.dtype}")
 
 
+def check_frame_shape(frame: np.ndarray, first_shape: Sequence[int],
+                      source: Frame | None = None,
+                      index: int | None = None) -> None:
+  """Checks that a decoded frame has the first frame's shape.
+
+  Raises:
+    ValueError: naming the frame's file (when `source` is a path) or its
+      index, and both shapes.
+  """
+  if tuple(frame.shape) == tuple(first_shape):
+    return
+  if isinstance(source, (str, os.PathLike)):
+    where = f"{os.fspath(source)}: "
+  else:
+    where = "" if index is None else f"frame {index}: "
+  raise ValueError(f"{where}frame shape {tuple(frame.shape)} differs from "
+                   f"the first frame's {tuple(first_shape)}")
+
+
 def check_box(box, frame_shape: Sequence[int]) -> np.ndarray:
   """Validates a box against its frame.
 
@@ -372,9 +391,7 @@ class Tracker:
     if self._state is None:
       raise ValueError("call init(image, box) before update(image)")
     frame = load_frame(image)
-    if frame.shape != self._frame_shape:
-      raise ValueError(f"frame shape {frame.shape} differs from the first "
-                       f"frame's {self._frame_shape}")
+    check_frame_shape(frame, self._frame_shape, image)
     if self._targets:
       self._state, box = self._active.step_targets(self._state, frame)
     else:
@@ -418,27 +435,30 @@ class Tracker:
     keeps every result up to a frame that fails to decode.
     """
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-      for i, frame in enumerate(_prefetch(pool, frames)):
+      for i, (source, frame) in enumerate(_prefetch(pool, frames)):
         start = time.perf_counter()
         if i == 0:
           self.init(frame, box)  # the backend waits for its result
           out = np.asarray(box, np.float64)
           out = out if out.ndim == 2 else out.reshape(4)
         else:
+          check_frame_shape(frame, self._frame_shape, source, i)
           out = self.update(frame)
         yield out, time.perf_counter() - start
 
 
 def _prefetch(pool: concurrent.futures.Executor, frames: Iterable[Frame],
               depth: int = 4):
-  """Yields decoded frames, decoding up to `depth` ahead in `pool`."""
+  """Yields (frame as given, decoded frame), decoding up to `depth` ahead in
+  `pool`."""
   pending = []
   for frame in frames:
-    pending.append(pool.submit(load_frame, frame))
+    pending.append((frame, pool.submit(load_frame, frame)))
     if len(pending) > depth:
-      yield pending.pop(0).result()
-  for future in pending:
-    yield future.result()
+      source, future = pending.pop(0)
+      yield source, future.result()
+  for source, future in pending:
+    yield source, future.result()
 
 
 def load(checkpoint: str | os.PathLike | None = None,
@@ -595,9 +615,7 @@ def _track_lock_step(tracker: Tracker, variables: model.Variables,
     for i, (frames, _) in enumerate(sequences):
       if t < lengths[i]:
         frame = load_frame(frames[t])
-        if frame.shape != firsts[i].shape:
-          raise ValueError(f"sequence {i}: frame {t} has shape {frame.shape}, "
-                           f"the first frame {firsts[i].shape}")
+        check_frame_shape(frame, firsts[i].shape, frames[t], t)
         batch[i, :frame.shape[0], :frame.shape[1]] = frame
     return sharding.put_batch(batch, mesh)
 

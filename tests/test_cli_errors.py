@@ -39,7 +39,7 @@ def _break(folder: pathlib.Path, case: str) -> str:
             f"{BAD + 1:04d}.jpg")
   if case == "frame_of_another_size":
     Image.new("RGB", (40, 30)).save(frame)
-    return "frame shape (30, 40, 3) differs"
+    return f"{frame}: frame shape (30, 40, 3) differs"
   if case == "nan_box":
     lines[0] = "NaN,NaN,NaN,NaN"
     gt.write_text("\n".join(lines) + "\n")
