@@ -36,6 +36,7 @@ from absl import flags
 import jax
 
 from experiments import cli
+from experiments import precision
 from experiments import multihost
 from siamfc_jax import embedding
 from siamfc_jax import model
@@ -81,13 +82,6 @@ _BACKEND = flags.DEFINE_enum(
     "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
     "installed, else JAX. Lock-step batches (--batch) need jax; with "
     "onnxruntime the sequences of a batch run one after the other.")
-_PRECISION = flags.DEFINE_enum(
-    "precision", "fp32", ["fp32", "int8"],
-    "fp32: the faithful tracker; int8: the onnxruntime steps quantized, "
-    "calibrated on --calibration (siamfc_jax/quantization.py).")
-_CALIBRATION = flags.DEFINE_list(
-    "calibration", None, "With --precision=int8: sequence folders "
-    "(DIR[,DIR]) to calibrate on; default: the bundled demo clip.")
 _OUTPUT = flags.DEFINE_string(
     "output", "eval_output", "Folder for results/ and reports/.")
 _BATCH = flags.DEFINE_integer(
@@ -133,12 +127,13 @@ def _base_tracker() -> tracker_lib.Tracker:
     variables = model.init(spec, jax.random.key(_SEED.value))
     return tracker_lib.Tracker(
         spec, variables, tracking.PRESETS[_PRESET.value],
-        name=tracker_lib.default_name("untrained", _PRECISION.value),
-        backend=_BACKEND.value, precision=_PRECISION.value,
-        calibration=_CALIBRATION.value)
+        name=tracker_lib.default_name("untrained", precision.PRECISION.value),
+        backend=_BACKEND.value, precision=precision.PRECISION.value,
+        calibration=precision.CALIBRATION.value)
   preset = _PRESET.value if flags.FLAGS["preset"].present else None
   return tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value,
-                          _PRECISION.value, _CALIBRATION.value)
+                          precision.PRECISION.value,
+                          precision.CALIBRATION.value)
 
 
 def _log(line: str) -> None:

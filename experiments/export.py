@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from experiments import cli
+from experiments import precision
 from siamfc_jax import export
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
@@ -52,13 +53,6 @@ _PLATFORMS = flags.DEFINE_list(
 _PARITY_FRAMES = flags.DEFINE_integer(
     "parity_frames", 5, "Demo clip frames stepped to check parity; 0 skips "
     "it.", lower_bound=0)
-_PRECISION = flags.DEFINE_enum(
-    "precision", "fp32", ["fp32", "int8"],
-    "fp32, or int8: the ONNX steps quantized after calibrating on "
-    "--calibration (siamfc_jax/quantization.py).")
-_CALIBRATION = flags.DEFINE_list(
-    "calibration", None, "With --precision=int8: sequence folders "
-    "(DIR[,DIR]) to calibrate on; default: the bundled demo clip.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace an existing export in --out.")
 
@@ -87,17 +81,17 @@ def main(argv):
                           tracker.params, _FORMAT.value, frame_size,
                           _PARAMS_AS_INPUTS.value, _PLATFORMS.value,
                           overwrite=_OVERWRITE.value,
-                          precision=_PRECISION.value,
-                          calibration=_CALIBRATION.value)
+                          precision=precision.PRECISION.value,
+                          calibration=precision.CALIBRATION.value)
   except (FileNotFoundError, FileExistsError, ValueError) as e:
     raise app.UsageError(str(e)) from None
-  print(f"Exported {tracker.name} ({_FORMAT.value} {_PRECISION.value}, "
-        "frame size "
+  print(f"Exported {tracker.name} ({_FORMAT.value} "
+        f"{precision.PRECISION.value}, frame size "
         f"{'x'.join(map(str, frame_size)) if frame_size else 'symbolic'}, "
         f"variables {'as inputs' if _PARAMS_AS_INPUTS.value else 'baked in'})")
   for path in paths:
     print(f"  wrote {path} ({path.stat().st_size / 2**20:.2f} MiB)")
-  if _PRECISION.value == "int8":
+  if precision.PRECISION.value == "int8":
     calibration = json.loads(paths[-1].read_text())["calibration"]
     print("  calibrated on " + ", ".join(
         f"{s['name']} ({s['frames']} frames)"

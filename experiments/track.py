@@ -39,6 +39,7 @@ from absl import flags
 import numpy as np
 
 from experiments import cli
+from experiments import precision
 from siamfc_jax import boxes as boxes_lib
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
@@ -75,13 +76,6 @@ _PRESET = flags.DEFINE_enum(
     "preset", "siamfc-3s", sorted(tracking.PRESETS),
     "Tracking hyper-parameters; with --checkpoint only when given (else "
     "those it comes with).")
-_PRECISION = flags.DEFINE_enum(
-    "precision", "fp32", ["fp32", "int8"],
-    "fp32: the faithful tracker; int8: the onnxruntime steps quantized, "
-    "calibrated on --calibration (siamfc_jax/quantization.py).")
-_CALIBRATION = flags.DEFINE_list(
-    "calibration", None, "With --precision=int8: sequence folders "
-    "(DIR[,DIR]) to calibrate on; default: the bundled demo clip.")
 _BACKEND = flags.DEFINE_enum(
     "backend", "auto", ["auto", "jax", "onnxruntime"],
     "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
@@ -168,20 +162,11 @@ def _progress(done: int, total: int | None, start: float) -> None:
   sys.stderr.flush()
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    preset = _PRESET.value if flags.FLAGS["preset"].present else None
-    tracker = tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value,
-                               _PRECISION.value, _CALIBRATION.value)
-  except (FileNotFoundError, ValueError) as e:  # e.g. int8 on JAX
-    raise app.UsageError(str(e)) from None
-  targets = target_boxes(_INIT_BOX.value, _INIT_BOXES.value)
-  if targets is not None:
-    return track_targets(tracker, targets)
-  init_box = _INIT_BOX.value[0] if _INIT_BOX.value else None
-  name, frames, box, gt = open_input(_SEQ.value, init_box)
+def _prepare(first_box):
+  """(name, frames, first box, ground truth or None, boxes file, video to
+  render or None, number of frames or None) of --seq and the output flags;
+  the boxes file's folder is made."""
+  name, frames, box, gt = open_input(_SEQ.value, first_box)
   if _MAX_FRAMES.value:
     frames = (frames[:_MAX_FRAMES.value] if isinstance(frames, list) else
               itertools.islice(frames, _MAX_FRAMES.value))
@@ -190,8 +175,25 @@ def main(argv):
   if render_to is None and _SEQ.value is None:
     render_to = os.path.join("track_output", f"{name}.mp4")
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-
   total = len(frames) if isinstance(frames, list) else None
+  return name, frames, box, gt, output, render_to, total
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  try:
+    preset = _PRESET.value if flags.FLAGS["preset"].present else None
+    tracker = tracker_lib.load(_CHECKPOINT.value, preset, _BACKEND.value,
+                               precision.PRECISION.value,
+                               precision.CALIBRATION.value)
+  except (FileNotFoundError, ValueError) as e:  # e.g. int8 on JAX
+    raise app.UsageError(str(e)) from None
+  targets = target_boxes(_INIT_BOX.value, _INIT_BOXES.value)
+  if targets is not None:
+    return track_targets(tracker, targets)
+  init_box = _INIT_BOX.value[0] if _INIT_BOX.value else None
+  name, frames, box, gt, output, render_to, total = _prepare(init_box)
   print(f"Tracking {name} ({total or '?'} frames) with {tracker.name} "
         f"({tracker.backend.name} backend, {tracker.precision})")
   boxes, times, start = [], [], time.perf_counter()
@@ -230,20 +232,11 @@ def main(argv):
 def track_targets(tracker: tracker_lib.Tracker, targets: np.ndarray) -> None:
   """Tracks the K targets `targets` [K, 4] of --seq together: one boxes
   file per target, written as tracked; the video draws each in its colour."""
-  name, frames, _, gt = open_input(_SEQ.value, targets[0])
-  if _MAX_FRAMES.value:
-    frames = (frames[:_MAX_FRAMES.value] if isinstance(frames, list) else
-              itertools.islice(frames, _MAX_FRAMES.value))
-  output = _OUTPUT.value or os.path.join("track_output", f"{name}.txt")
+  name, frames, _, gt, output, render_to, total = _prepare(targets[0])
   outputs = target_outputs(output, len(targets))
-  render_to = _RENDER.value
-  if render_to is None and _SEQ.value is None:
-    render_to = os.path.join("track_output", f"{name}.mp4")
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-
-  total = len(frames) if isinstance(frames, list) else None
   print(f"Tracking {len(targets)} targets in {name} ({total or '?'} frames) "
-        f"with {tracker.name} ({tracker.backend.name} backend)")
+        f"with {tracker.name} ({tracker.backend.name} backend, "
+        f"{tracker.precision})")
   boxes, times, start = [], [], time.perf_counter()
   with contextlib.ExitStack() as stack:
     files = [stack.enter_context(open(path, "w")) for path in outputs]
