@@ -148,7 +148,6 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   benchmark = datasets.choose(_DATASET.value, _ROOT.value, _log)
-  protocol = datasets.BENCHMARKS[benchmark].protocol
   try:
     seqs = datasets.read(benchmark, _ROOT.value)
   except (FileNotFoundError, ValueError) as e:
@@ -160,14 +159,14 @@ def main(argv):
   frames = sum(min(len(s), _MAX_FRAMES.value or len(s)) for s in seqs)
   _log(f"Evaluating {tracker.name} ({tracker.backend.name} backend, "
        f"{tracker.precision}) on {len(seqs)} sequences ({frames} frames) of "
-       f"{_ROOT.value} ({benchmark}), {protocol} protocol")
+       f"{_ROOT.value}, {benchmark} protocol")
   _log(f"Devices: {sharding.describe()}"
        + ("" if tracker.backend.name == "jax" else
           " (lock-step batches need the jax backend: one sequence at a "
           "time)"))
   try:
     result = distributed.evaluate(
-        tracker, seqs, protocol, _OUTPUT.value,
+        tracker, seqs, benchmark, _OUTPUT.value,  # protocol of that name
         process=(jax.process_index(), jax.process_count()),
         timeout=_WAIT_TIMEOUT.value, batch_size=_BATCH.value,
         overwrite=_OVERWRITE.value, max_frames=_MAX_FRAMES.value,

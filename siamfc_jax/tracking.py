@@ -457,8 +457,14 @@ def update_template(variables: model.Variables, old: TrackerState,
                             new.fill, spec, params,
                             frame_size=new.frame_size,
                             split_groups=split_groups)
-  return new.replace(z_feat=(1 - params.z_lr) * new.z_feat
-                     + params.z_lr * z_new)
+  return new.replace(z_feat=blend_template(new.z_feat, z_new, params))
+
+
+def blend_template(z_feat: jax.Array, z_new: jax.Array,
+                   params: TrackParams) -> jax.Array:
+  """CFNet's online template update `(1 - z_lr) z + z_lr z_new`, shapes
+  alike (`tracker.m`)."""
+  return (1 - params.z_lr) * z_feat + params.z_lr * z_new
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "params"))
@@ -618,8 +624,7 @@ def track_step_targets(variables: model.Variables, state: TrackerState,
     z_side = state.x_side * (params.exemplar_size / params.instance_size)
     z_new = _templates(variables, frame, new.centre, z_side, new.fill,
                        new.frame_size, spec, params, split_groups)
-    new = new.replace(z_feat=(1 - params.z_lr) * new.z_feat
-                      + params.z_lr * z_new)
+    new = new.replace(z_feat=blend_template(new.z_feat, z_new, params))
   return new, boxes.from_centre_size(new.centre, new.size), scores
 
 

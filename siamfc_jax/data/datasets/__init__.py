@@ -39,14 +39,15 @@ class Benchmark:
     read: dataset root -> its sequences (raises FileNotFoundError /
       ValueError on a wrong or malformed root).
     detect: dataset root -> whether it has this benchmark's layout.
-    protocol: the `siamfc_jax.evaluation.protocols` protocol that scores it.
+
+  The benchmark's protocol (`siamfc_jax.evaluation.benchmarks.PROTOCOLS`)
+  has the same name.
   """
 
   name: str
   description: str
   read: Callable[[pathlib.Path], list[sequences.Sequence]]
   detect: Callable[[pathlib.Path], bool]
-  protocol: str
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
@@ -167,34 +168,33 @@ def _detect_got10k(root: pathlib.Path) -> bool:
 def _register_all() -> None:
   ope = "one pass, success AUC / precision"
   register(Benchmark("otb", "any folder of OTB-layout sequences (" + ope +
-                     ")", otb.read_any, otb.detect_any, "otb"))
+                     ")", otb.read_any, otb.detect_any))
   for name, title in (("otb2013", "OTB-2013 (51 targets)"),
                       ("otb50", "OTB-50 (TB-50, 50 targets)"),
                       ("otb100", "OTB-100 (TB-100, 100 targets)")):
     register(Benchmark(name, title, lambda r, s=name: otb.read_subset(r, s),
-                       lambda r: False, name))
+                       lambda r: False))
   register(Benchmark("lasot", "LaSOT test split (280 sequences)",
-                     lasot.read_test, lasot.detect_test, "lasot"))
+                     lasot.read_test, lasot.detect_test))
   register(Benchmark("lasot_ext", "LaSOT-ext (150 sequences)",
-                     lasot.read_ext, lasot.detect_ext, "lasot_ext"))
+                     lasot.read_ext, lasot.detect_ext))
   for name, title in (("uav123", "UAV123"), ("uav20l", "UAV20L"),
                       ("uav123_10fps", "UAV123@10fps")):
     register(Benchmark(name, title, lambda r, b=name: uav.read(r, b),
-                       lambda r, b=name: uav.detect(r, b), name))
+                       lambda r, b=name: uav.detect(r, b)))
   register(Benchmark("trackingnet", "TrackingNet (TEST chunk, else TRAIN_k)",
-                     trackingnet.read, trackingnet.detect, "trackingnet"))
+                     trackingnet.read, trackingnet.detect))
   register(Benchmark("nfs", "NfS, 30 fps", lambda r: nfs.read(r, 30),
-                     lambda r: nfs.detect(r, 30), "nfs"))
+                     lambda r: nfs.detect(r, 30)))
   register(Benchmark("nfs240", "NfS, 240 fps", lambda r: nfs.read(r, 240),
-                     lambda r: nfs.detect(r, 240), "nfs240"))
+                     lambda r: nfs.detect(r, 240)))
   register(Benchmark("tc128", "TC-128 (Temple Color)", tc128.read,
-                     tc128.detect, "tc128"))
-  register(Benchmark("dtb70", "DTB70", otb.read_dtb70, otb.detect_dtb70,
-                     "dtb70"))
+                     tc128.detect))
+  register(Benchmark("dtb70", "DTB70", otb.read_dtb70, otb.detect_dtb70))
   register(Benchmark("vot", "VOT (supervised, re-initialised after "
-                     "failures)", _read_vot, _detect_vot, "vot"))
+                     "failures)", _read_vot, _detect_vot))
   register(Benchmark("got10k", "GOT-10k (one pass, AO / SR)", _read_got10k,
-                     _detect_got10k, "got10k"))
+                     _detect_got10k))
 
 
 _register_all()
