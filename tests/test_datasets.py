@@ -258,6 +258,8 @@ def test_otb_subset_cuts_late_starts_and_two_targets(tmp_path):
   assert _names(seqs["David"].frames)[0] == "0300.jpg"
   np.testing.assert_allclose(seqs["David"].boxes, david - [1, 1, 0, 0])
   np.testing.assert_allclose(seqs["BlurCar1"].boxes, car - [1, 1, 0, 0])
+  for name in ("David", "BlurCar1"):  # as experiments.track reads them
+    assert sequences.read_otb(tmp_path / name).frames == seqs[name].frames
   np.testing.assert_allclose(seqs["Jogging.1"].boxes, jog1 - [1, 1, 0, 0])
   assert seqs["Jogging.2"].meta["target"] == 2
   with pytest.warns(UserWarning, match="48 of the 50 otb2013"):

@@ -140,7 +140,7 @@ def test_numbering_may_start_anywhere(tmp_path):
 
 def test_otb_david_starts_at_its_first_annotated_frame(tmp_path, monkeypatch):
   # OTB's David: 770 frames, 471 boxes for frames 300-770 (here 3-5 of 5).
-  monkeypatch.setitem(sequences.OTB_ANNOTATION_START, "david", 3)
+  monkeypatch.setitem(sequences.OTB_FRAMES, "david", (3, 5))
   folder = _otb(tmp_path, "1,1,2,2\n2,2,2,2\n3,3,2,2\n", n=5, name="David")
   with warnings.catch_warnings():  # lines and frames match: no warning
     warnings.simplefilter("error", sequences.GroundTruthWarning)
@@ -148,6 +148,31 @@ def test_otb_david_starts_at_its_first_annotated_frame(tmp_path, monkeypatch):
   assert [pathlib.Path(f).name for f in seq.frames] == [
       "0003.jpg", "0004.jpg", "0005.jpg"]
   np.testing.assert_array_equal(seq.boxes[0], [0, 0, 2, 2])
+
+
+def test_otb_diving_stops_at_its_last_annotated_frame(tmp_path, monkeypatch):
+  # OTB's Diving: 231 frames, 215 boxes (here 2 of 4), as the benchmark.
+  monkeypatch.setitem(sequences.OTB_FRAMES, "diving", (1, 2))
+  folder = _otb(tmp_path, "1,1,2,2\n2,2,2,2\n", n=4, name="Diving")
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", sequences.GroundTruthWarning)
+    seq = sequences.read_otb(folder)
+  assert [pathlib.Path(f).name for f in seq.frames] == ["0001.jpg", "0002.jpg"]
+
+
+def test_an_own_folder_named_like_an_otb_one_is_read_whole(tmp_path):
+  # A box per frame: not the OTB download's David, so no frame range.
+  folder = _otb(tmp_path, "1,1,2,2\n" * 4, n=4, name="David")
+  assert len(sequences.read_otb(folder)) == 4
+
+
+def test_otb_range_frame_missing_is_named(tmp_path, monkeypatch):
+  monkeypatch.setitem(sequences.OTB_FRAMES, "david", (3, 7))
+  folder = _otb(tmp_path, "1,1,2,2\n" * 3, n=5, name="David")
+  with pytest.raises(FileNotFoundError,
+                     match=r"img: David uses frames 3\.\.7 .* 2 missing "
+                     r"\(first: number 6\)"):
+    sequences.read_otb(folder)
 
 
 @pytest.mark.parametrize("text,message", [

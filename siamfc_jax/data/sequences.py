@@ -27,11 +27,11 @@ from the first box) and the missing rows are NaN, so only the annotated
 frames are scored. Either way one `GroundTruthWarning` names the file and
 both counts. Per-frame label and tag files follow the ground truth. A gap or
 a repeated number in the frame numbering is an error: the alignment of lines
-and frames is then unknown. OTB's David, annotated from frame 300 on, starts
-there (`OTB_ANNOTATION_START`, as the OTB and got10k toolkits do).
-Deliberate difference: the got10k toolkit trims the frames of a short OTB
-ground truth (Diving, Football1, Freeman3, Freeman4); we keep and track
-them, unscored.
+and frames is then unknown. OTB sequences annotated on part of their
+`img/` folder use that part (`OTB_FRAMES`, the OTB toolkit's frame table:
+David starts at frame 300; Diving, Football1, Freeman3 and Freeman4 stop
+early), in `read_otb` and the OTB benchmark readers alike
+(`otb_frame_range`).
 
 Malformed input raises `FileNotFoundError` (missing folder, no frames) or
 `ValueError` naming the file and, for ground truth, the 1-based line and its
@@ -55,10 +55,15 @@ _SEPARATORS = re.compile(r"[,\s]+")
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _OTB_TARGET = re.compile(r"^groundtruth_rect\.(\d+)\.txt$")
 # Files whose presence marks a GOT-10k sequence (VOT has none of them).
-# OTB sequences annotated from a later frame than their first file: name ->
-# first annotated frame number (the OTB toolkit's `startFrame`, as the got10k
-# toolkit's OTB reader cuts David: frames 0300-0770 of 0001-0770).
-OTB_ANNOTATION_START = {"david": 300}
+# OTB sequences annotated on part of their `img/` folder: name (lower case)
+# -> (first, last) frame number, from the OTB toolkit's `configSeqs.m` (as
+# in HonglinChu/visual_tracker_benchmark commit f656b18; got10k 0.1.3
+# `datasets/otb.py` cuts David, Football1, Freeman3, Freeman4 and Diving the
+# same way). Folders of BlurCar1/3/4 usually hold only their range.
+OTB_FRAMES = {"david": (300, 770), "blurcar1": (247, 988),
+              "blurcar3": (3, 359), "blurcar4": (18, 397),
+              "football1": (1, 74), "freeman3": (1, 460),
+              "freeman4": (1, 283), "diving": (1, 215)}
 _GOT10K_MARKERS = ("absence.label", "cover.label", "cut_by_image.label",
                    "meta_info.ini")
 
@@ -353,6 +358,38 @@ def otb_targets(path: os.PathLike | str) -> list[int | None]:
   return numbered
 
 
+def otb_frame_range(name: str, frames: SequenceOf[pathlib.Path],
+                    gt_lines: int) -> list[pathlib.Path]:
+  """The frames of an OTB folder that its ground truth annotates.
+
+  A sequence of `OTB_FRAMES` whose ground truth is shorter than its folder
+  (the OTB download) keeps the frames numbered in its range; any other
+  folder, or one holding just the range, keeps every frame (a folder of
+  one's own that happens to be called David, with a box per frame, is read
+  whole).
+
+  Args:
+    name: the folder's name (`David`; case ignored).
+    frames: the folder's frames in temporal order.
+    gt_lines: lines of its ground-truth file.
+
+  Raises:
+    FileNotFoundError: a frame of the range is missing.
+  """
+  span = OTB_FRAMES.get(name.lower())
+  if span is None or gt_lines >= len(frames):
+    return list(frames)
+  by_number = {_frame_number(f): f for f in frames}
+  wanted = range(span[0], span[1] + 1)
+  missing = [i for i in wanted if i not in by_number]
+  if missing:
+    raise FileNotFoundError(
+        f"{pathlib.Path(frames[0]).parent}: {name} uses frames "
+        f"{span[0]}..{span[1]} (the OTB toolkit's range), {len(missing)} "
+        f"missing (first: number {missing[0]})")
+  return [by_number[i] for i in wanted]
+
+
 def read_otb(path: os.PathLike | str, target: int | None = None) -> Sequence:
   """Reads an OTB-style sequence folder (`img/` + `groundtruth_rect.txt`).
 
@@ -387,10 +424,7 @@ def read_otb(path: os.PathLike | str, target: int | None = None) -> Sequence:
     name = f"{path.name}.{target}"
   boxes = read_numbers(gt_file, (4,))
   frames = _frames_in(path, ("img",), "OTB")
-  start = OTB_ANNOTATION_START.get(path.name.lower())
-  if (start is not None and len(boxes) < len(frames) and
-      any(_frame_number(f) == start for f in frames)):
-    frames = [f for f in frames if _frame_number(f) >= start]
+  frames = otb_frame_range(path.name, frames, len(boxes))
   boxes, frames = match_lengths(gt_file, boxes, frames)
   boxes = boxes.copy()
   boxes[:, :2] -= 1  # OTB is 1-based.

@@ -9,13 +9,11 @@ skipped with a warning (OTB-100's `Human4/groundtruth_rect.1.txt`); a
 folder left with one target is named after the folder (`Human4`), as in
 got10k.
 
-Frame ranges: some sequences use only part of their `img/` folder, or
-their folder starts late (`OTB_FRAMES`, first and last frame number, from
-the OTB toolkit's `configSeqs.m` as in HonglinChu/visual_tracker_benchmark
-commit f656b18, and got10k 0.1.3 `datasets/otb.py`, which cuts David,
-Football1, Freeman3, Freeman4 and Diving the same way). Frames are picked by
-the number in their names, so a folder holding only the range (BlurCar1:
-0247.jpg ...) reads the same. Tiger1 uses all 354 frames as in the OTB
+Frame ranges: some sequences use only part of their `img/` folder
+(`sequences.OTB_FRAMES`, the OTB toolkit's table, applied by
+`sequences.otb_frame_range` exactly as `experiments.track` reads a single
+folder). Frames are picked by the number in their names, so a folder
+holding only the range (BlurCar1: 0247.jpg ...) reads the same. Tiger1 uses all 354 frames as in the OTB
 toolkit and got10k (pytracking skips its first 5: a difference of theirs).
 
 Subsets (`SUBSETS`): the got10k toolkit's lists (`otb2013` 50 folders / 51
@@ -37,12 +35,6 @@ import warnings
 
 from siamfc_jax.data import sequences
 from siamfc_jax.data.datasets import files
-
-# Name -> (first, last) frame number; OTB toolkit configSeqs.m.
-OTB_FRAMES = {"David": (300, 770), "BlurCar1": (247, 988),
-              "BlurCar3": (3, 359), "BlurCar4": (18, 397),
-              "Football1": (1, 74), "Freeman3": (1, 460),
-              "Freeman4": (1, 283), "Diving": (1, 215)}
 
 _OTB2013 = (
     "Basketball Bolt Boy Car4 CarDark CarScale Coke Couple Crossing David "
@@ -74,13 +66,6 @@ def dtb70_names() -> list[str]:
   return files.table_lines("dtb70.txt")
 
 
-def _frame_range(name: str) -> tuple[int | None, int | None]:
-  for known, span in OTB_FRAMES.items():
-    if known.lower() == name.lower():
-      return span
-  return None, None
-
-
 def read_folder(folder: pathlib.Path, fmt: str = "otb"
                 ) -> list[sequences.Sequence]:
   """The sequences (one per target) of one OTB-layout folder.
@@ -90,7 +75,8 @@ def read_folder(folder: pathlib.Path, fmt: str = "otb"
     fmt: `meta['format']` ('otb' or 'dtb70').
 
   Raises:
-    FileNotFoundError: no ground truth, frames or range frame.
+    FileNotFoundError: no ground truth, no frames, or a frame of the range
+      (`sequences.OTB_FRAMES`) missing.
     ValueError: malformed ground truth.
   """
   targets = sequences.otb_targets(folder)
@@ -102,12 +88,12 @@ def read_folder(folder: pathlib.Path, fmt: str = "otb"
     if t is not None and not gt_file.read_text().strip():
       warnings.warn(f"{gt_file}: empty, target {t} skipped", stacklevel=2)
       del gt_files[t]
-  start, end = _frame_range(folder.name)
-  frames_all = files.frames(folder / "img", start, end)
+  frames_all = files.frames(folder / "img")
   found = []
   for t, gt_file in gt_files.items():
     boxes = sequences.read_numbers(gt_file, (4,))
-    boxes, frames = sequences.match_lengths(gt_file, boxes, frames_all)
+    frames = sequences.otb_frame_range(folder.name, frames_all, len(boxes))
+    boxes, frames = sequences.match_lengths(gt_file, boxes, frames)
     name = (folder.name if len(gt_files) == 1 else f"{folder.name}.{t}")
     meta = {"format": fmt, "gt_file": str(gt_file), "origin": 1,
             "target": t}
