@@ -13,8 +13,9 @@ Frame ranges: some sequences use only part of their `img/` folder
 (`sequences.OTB_FRAMES`, the OTB toolkit's table, applied by
 `sequences.otb_frame_range` exactly as `experiments.track` reads a single
 folder). Frames are picked by the number in their names, so a folder
-holding only the range (BlurCar1: 0247.jpg ...) reads the same. Tiger1 uses all 354 frames as in the OTB
-toolkit and got10k (pytracking skips its first 5: a difference of theirs).
+holding only the range (BlurCar1: 0247.jpg ...) reads the same. Tiger1
+uses all 354 frames as in the OTB toolkit and got10k (pytracking skips its
+first 5: a difference of theirs).
 
 Subsets (`SUBSETS`): the got10k toolkit's lists (`otb2013` 50 folders / 51
 targets, `tb50` 49 / 50, `tb100` 98 / 100). Listed folders missing from the
