@@ -79,8 +79,10 @@ def test_recipes_are_summarised_over_their_seeds(tmp_path):
   assert triplet["pairs"] == 40
   table = training_curves.markdown_table([logistic, triplet])
   assert "| logistic | 0,1 | 160 | 0.200 | 0.400 ± 0.100 |" in table
-  path = training_curves.plot_auc(runs, tmp_path / "plots" / "auc.png")
+  path = training_curves.plot(runs, tmp_path / "plots" / "auc.png")
   assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  with pytest.raises(ValueError, match="has no scalar 'train/loss'"):
+    training_curves.plot(runs, tmp_path / "loss.png", "train/loss")
 
 
 def test_a_folder_without_runs_is_one_line_naming_it(tmp_path):
@@ -91,3 +93,20 @@ def test_a_folder_without_runs_is_one_line_naming_it(tmp_path):
   assert proc.stderr.strip().splitlines() == [
       f"compare_runs: error: no training run <recipe>-s<seed>/tensorboard "
       f"in {tmp_path}"]
+
+
+def test_the_command_compares_the_recipes_asked_for(tmp_path):
+  _write_run(tmp_path / "runs", "logistic-s0", [0.2, 0.4])
+  _write_run(tmp_path / "runs", "bf16-s0", [0.2, 0.3])
+  command = [sys.executable, "-m", "experiments.compare_runs",
+             f"--runs={tmp_path / 'runs'}"]
+  proc = subprocess.run(
+      command + ["--recipes=bf16", f"--plot={tmp_path / 'auc.png'}"],
+      capture_output=True, text=True, check=True)
+  rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+  assert [row.split(" | ")[0] for row in rows[1:]] == ["| bf16"]
+  assert (tmp_path / "auc.png").is_file()
+  proc = subprocess.run(command + ["--recipes=triplet"], capture_output=True,
+                        text=True, check=False)
+  assert proc.returncode == 1
+  assert "--recipes ['triplet'] not in" in proc.stderr

@@ -7,8 +7,8 @@ module reads their scalars (`track_val/auc`, `validation/peak_error`, ...)
 without TensorFlow or TensorBoard: an event file is a TFRecord file (each
 record: uint64 length, uint32 CRC, the serialized `Event`, uint32 CRC) of
 `Event` protos, parsed with tensorboardX's own proto classes. It then groups
-the runs by recipe, summarises each over its seeds and plots the validation
-AUC against the pairs seen.
+the runs by recipe, summarises each over its seeds and plots a scalar (the
+validation AUC, the training loss) against the pairs seen.
 """
 
 from __future__ import annotations
@@ -172,17 +172,24 @@ def markdown_table(rows: Sequence[Mapping[str, object]]) -> str:
   return "\n".join(lines)
 
 
-def plot_auc(runs: Sequence[Run], path: str | os.PathLike,
-             title: str = "Validation by tracking") -> pathlib.Path:
-  """Validation AUC against pairs seen: each seed thin, the mean bold.
+def plot(runs: Sequence[Run], path: str | os.PathLike, tag: str = AUC_TAG,
+         title: str = "Validation by tracking") -> pathlib.Path:
+  """A scalar against pairs seen: each seed thin, the mean over seeds bold.
 
   One colour per recipe; the mean is over the seeds at the steps they all
   reached. Drawn with matplotlib's Agg canvas, written atomically as PNG.
+
+  Raises:
+    ValueError: a run without `tag`.
   """
   # pylint: disable=g-import-not-at-top
   from matplotlib.backends.backend_agg import FigureCanvasAgg
   from matplotlib.figure import Figure
   # pylint: enable=g-import-not-at-top
+  for r in runs:
+    if tag not in r.scalars:
+      raise ValueError(f"{r.workdir} has no scalar {tag!r} (it has "
+                       f"{sorted(r.scalars)})")
   fig = Figure(figsize=(6.4, 4.2))
   FigureCanvasAgg(fig)
   ax = fig.add_subplot()
@@ -190,15 +197,16 @@ def plot_auc(runs: Sequence[Run], path: str | os.PathLike,
     colour = f"C{i}"
     group = [r for r in runs if r.recipe == recipe]
     for r in group:
-      steps, auc = r.scalars[AUC_TAG]
-      ax.plot(steps * r.batch_size, auc, color=colour, lw=0.6, alpha=0.5)
-    n = min(len(r.scalars[AUC_TAG][0]) for r in group)
-    steps = group[0].scalars[AUC_TAG][0][:n]
-    mean = np.mean([r.scalars[AUC_TAG][1][:n] for r in group], axis=0)
+      steps, values = r.scalars[tag]
+      ax.plot(steps * r.batch_size, values, color=colour, lw=0.6, alpha=0.5)
+    n = min(len(r.scalars[tag][0]) for r in group)
+    steps = group[0].scalars[tag][0][:n]
+    mean = np.mean([r.scalars[tag][1][:n] for r in group], axis=0)
     ax.plot(steps * group[0].batch_size, mean, color=colour, lw=2,
-            marker="o", ms=3, label=f"{recipe} ({len(group)} seeds)")
-  ax.set(xlabel="training pairs seen", ylabel="success AUC (OTB)",
-         title=title)
+            marker="o" if n <= 20 else None, ms=3,
+            label=f"{recipe} ({len(group)} seed{'s' * (len(group) > 1)})")
+  ax.set(xlabel="training pairs seen", title=title,
+         ylabel="success AUC (OTB)" if tag == AUC_TAG else tag)
   ax.grid(True, alpha=0.4)
   ax.legend(fontsize=8)
   path = pathlib.Path(path)
