@@ -14,8 +14,15 @@ epochs at rates logspace(-4, -5), batch 8), on the folder's sequences (the
 last `data.val_sequences` held out for the pair validation, as folder.py).
 Point `track_val.root` at a folder of held-out sequences to choose the
 checkpoint by how well it tracks: `Tracker.from_checkpoint(workdir,
-which="best")`. The bundled network has its BN folded into conv biases, so
-there are no BN moments to update or freeze.
+which="best")`.
+
+conv1 is frozen by default. The bundled network has its BN folded into the
+convolutions (no BN moments to update), which leaves conv1's kernel (norm
+0.095, on 0-255 pixels) about 1,200 times smaller than its gradient: at the
+authors' rate 1e-4, trained whole, the loss went 0.27 -> 1.25 -> 6.8 in two
+steps and NaN by step 8 (docs/training.md); with conv1 frozen it falls. A
+network with BN layers (a .pth of siamfc-pytorch, a training checkpoint)
+may train whole: `--config.freeze=`.
 """
 
 import ml_collections
@@ -33,6 +40,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.num_epochs = 10
     c.lr_start = 1e-4
     c.lr_end = 1e-5
+    # Folded BN leaves conv1 untrainable at these rates (see above).
+    c.freeze = "conv1"
     # A user's folder is small: 5,000 pairs an epoch, 20 batches held out.
     c.pairs_per_epoch = 5_000
     c.val_batches = 20
