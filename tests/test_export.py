@@ -22,10 +22,9 @@ from siamfc_jax import model
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from tests import clips
 
-SPEC = embedding.alexnet_spec(width=0.125)
-# 103 -> 3x3 exemplar features, 167 -> 11x11 search features, 9x9 scores.
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS  # 1/8-width AlexNet, small crops
 # The issue's tolerance on score maps: max |exported - jax| / max |jax|.
 SCORE_RTOL = 1e-4
 # Whole-sequence agreement of the two backends' boxes.

@@ -13,17 +13,15 @@ import jax
 import numpy as np
 import pytest
 
-from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
-from siamfc_jax import tracking
 from siamfc_jax.data import sequences
 from siamfc_jax.evaluation import protocols
 from siamfc_jax.integrations import got10k as adapter_lib
+from tests import clips
 from tests import fake_datasets
 
-SPEC = embedding.alexnet_spec(width=0.125)
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS  # 1/8-width AlexNet, small crops
 ONE_BASED = np.array([1.0, 1, 0, 0])
 # Names the toolkit's OTB-2015 list knows; Jogging has two targets.
 OTB_LENGTHS = {"Crossing": 6, "Dudek": 4, "Jogging": 5}

@@ -19,21 +19,18 @@ import pytest
 
 from experiments.configs import tiny
 from siamfc_jax import checkpoints
-from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import sharding
 from siamfc_jax import tracker as tracker_lib
-from siamfc_jax import tracking
 from siamfc_jax import training
 from siamfc_jax.data import datasets as datasets_lib
 from siamfc_jax.evaluation import distributed
 from siamfc_jax.evaluation import protocols
+from tests import clips
 from tests import fake_datasets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SPEC = embedding.alexnet_spec(width=0.125)
-# 103 -> 3x3 exemplar features, 167 -> 11x11 search features.
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS  # 1/8-width AlexNet, small crops
 LENGTHS = {"Alpha": 6, "Beta": 4, "Delta": 3, "Epsilon": 6, "Gamma": 5}
 TIMEOUT = 120  # seconds a launch of processes may take before it is killed
 

@@ -10,20 +10,17 @@ import jax
 import numpy as np
 import pytest
 
-from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
-from siamfc_jax import tracking
 from siamfc_jax.data import datasets as datasets_lib
 from siamfc_jax.data import sequences
 from siamfc_jax.evaluation import metrics
 from siamfc_jax.evaluation import protocols
+from tests import clips
 from tests import fake_datasets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SPEC = embedding.alexnet_spec(width=0.125)
-# 103 -> 3x3 exemplar features, 167 -> 11x11 search features.
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS  # 1/8-width AlexNet, small crops
 OTB_LENGTHS = {"Alpha": 6, "Beta": 4, "Gamma": 5}
 GOT10K_LENGTHS = {"GOT-10k_Val_000001": 6, "GOT-10k_Val_000002": 5}
 # The target of "jumpy" leaves the tracker's reach on frame 1.

@@ -21,14 +21,13 @@ from siamfc_jax import pretrained
 from siamfc_jax import quantization
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from tests import clips
 from tests import fake_datasets
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("jax2onnx")
 
-SPEC = embedding.alexnet_spec(width=0.125)
-# 103 -> 3x3 exemplar features, 167 -> 11x11 search features, 9x9 scores.
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS  # 1/8-width AlexNet, small crops
 CALIBRATION_FRAMES = 6
 # The bundled network in int8 vs fp32 on the first demo frames: largest box
 # coordinate difference, pixels (measured: 1.6 px over 59 frames).

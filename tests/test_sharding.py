@@ -4,32 +4,22 @@ import jax
 import numpy as np
 import pytest
 
-from siamfc_jax import embedding
-from siamfc_jax import model
 from siamfc_jax import sharding
 from siamfc_jax import tracker as tracker_lib
-from siamfc_jax import tracking
+from tests import clips
 
-SPEC = embedding.alexnet_spec(width=0.125)
-# 103 -> 3x3 exemplar features, 167 -> 11x11 search features, 9x9 scores.
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS
 
 
 @pytest.fixture(scope="module")
 def tracker():
-  return tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)), PARAMS)
+  return clips.tiny_tracker()
 
 
 def _moving_square(n, height, width, seed):
-  """n frames of noise with a bright square moving right; its first box."""
-  rng = np.random.default_rng(seed)
-  frames = []
-  for t in range(n):
-    f = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
-    x, y = 10 + 2 * t, height // 3
-    f[y:y + 12, x:x + 12] = (250, 200, 30)
-    frames.append(f)
-  return frames, [10, height // 3, 12, 12]
+  """`clips.moving_square` with its first box only."""
+  frames, boxes = clips.moving_square(n, height, width, seed)
+  return frames, boxes[0]
 
 
 def test_sharded_tracking_on_4_devices_returns_the_boxes_of_1_device(

@@ -9,32 +9,18 @@ from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from tests import clips
 
-SPEC = embedding.alexnet_spec(width=0.125)
-# 103 -> 3x3 exemplar features, 167 -> 11x11 search features, 9x9 scores.
-PARAMS = tracking.TrackParams(exemplar_size=103, instance_size=167)
+SPEC, PARAMS = clips.SPEC, clips.PARAMS
 
 
 @pytest.fixture(scope="module")
 def tracker():
-  return tracker_lib.Tracker(SPEC, model.init(SPEC, jax.random.key(0)), PARAMS)
-
-
-def _moving_square(n, height, width, seed):
-  """n frames of noise with a bright square moving right; box per frame."""
-  rng = np.random.default_rng(seed)
-  frames, boxes = [], []
-  for t in range(n):
-    f = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
-    x, y = 10 + 2 * t, height // 3
-    f[y:y + 12, x:x + 12] = (250, 200, 30)
-    frames.append(f)
-    boxes.append([x, y, 12, 12])
-  return frames, np.array(boxes, np.float64)
+  return clips.tiny_tracker()
 
 
 def test_track_returns_one_box_per_frame_starting_with_the_given_box(tracker):
-  frames, gt = _moving_square(6, 60, 90, 0)
+  frames, gt = clips.moving_square(6, 60, 90, 0)
   boxes, times = tracker.track(frames, gt[0])
   assert boxes.shape == (6, 4) and times.shape == (6,)
   np.testing.assert_array_equal(boxes[0], gt[0])
@@ -42,7 +28,7 @@ def test_track_returns_one_box_per_frame_starting_with_the_given_box(tracker):
 
 
 def test_update_equals_track(tracker):
-  frames, gt = _moving_square(4, 60, 90, 1)
+  frames, gt = clips.moving_square(4, 60, 90, 1)
   boxes, _ = tracker.track(frames, gt[0])
   tracker.init(frames[0], gt[0])
   for frame, box in zip(frames[1:], boxes[1:]):
@@ -50,8 +36,8 @@ def test_update_equals_track(tracker):
 
 
 def test_many_sequences_at_once_equal_separate_runs(tracker):
-  seqs = [_moving_square(5, 60, 90, 2), _moving_square(3, 71, 64, 3),
-          _moving_square(7, 60, 90, 4)]
+  seqs = [clips.moving_square(5, 60, 90, 2), clips.moving_square(3, 71, 64, 3),
+          clips.moving_square(7, 60, 90, 4)]
   batched = tracker_lib.track_many(tracker, [(f, g[0]) for f, g in seqs])
   for (frames, gt), got in zip(seqs, batched):
     want, _ = tracker.track(frames, gt[0])
@@ -149,7 +135,7 @@ def test_gray_twin_tracks_grayscale_sequences_and_colour_ones_not():
                              gray_variables=gray_net)
   colour_only = tracker_lib.Tracker(SPEC, colour_net, PARAMS)
   gray_only = tracker_lib.Tracker(SPEC, gray_net, PARAMS)
-  frames, gt = _moving_square(5, 60, 90, 3)
+  frames, gt = clips.moving_square(5, 60, 90, 3)
   gray_frames = _gray(frames)
   np.testing.assert_array_equal(twin.track(frames, gt[0])[0],
                                 colour_only.track(frames, gt[0])[0])
