@@ -368,7 +368,8 @@ def test_training_config_builds_once_and_streams_pairs(tmp_path):
       "data": {"kind": "got10k", "dir": str(root),
                "tfds_dir": str(tmp_path / "tfds"), "max_frame_gap": 100,
                "max_stretch": 0.05, "max_translate": 4, "color_jitter": True,
-               "grayscale": 0.0, "val_sequences": 0, "workers": 0},
+               "grayscale": 0.0, "val_sequences": 0, "workers": 0,
+               "same_class_batches": True},
       "exemplar_size": 127, "instance_size": 239})
   train = pairs.pair_iterator_from_config(config, "train", seed=0,
                                           batch_size=2)
@@ -376,9 +377,12 @@ def test_training_config_builds_once_and_streams_pairs(tmp_path):
   assert batch["x"].shape == (2, 239, 239, 3)
   state = train.get_state()
   assert state["augment"]["colour"] and state["next_batch"] == 1
+  assert state["same_class_batches"]
   val = pairs.pair_iterator_from_config(config, "validation", seed=0,
                                         batch_size=2)
   assert val.get_state()["augment"]["max_stretch"] == 0.0
+  # Validation pairs are never grouped by class.
+  assert "same_class_batches" not in val.get_state()
   # The validation crops are the centres of the curated crops.
   crops = pairs.CuratedCrops.from_directory(
       tmp_path / "tfds/siamfc_got10k/default/1.0.0", "validation")
