@@ -32,8 +32,11 @@ Options beyond the paper (config fields, off by default; docs/training.md):
   more cross-correlations); `hard_negatives_topk` k keeps only the k
   highest-scoring negatives of each exemplar (`losses.hardest`). With
   either, the logistic loss puts its negative half on those negatives.
-  Negatives from other videos of the same class are not offered: the pair
-  pipeline (`data/pairs.py`) does not carry classes.
+  Negatives from other videos of the same class (Dong & Shen's hard
+  negatives): `data.same_class_batches` draws every global batch from one
+  object class, its other pairs from other videos than the first pair's
+  (`data/pairs.py`; VID and GOT-10k classes), so the in-batch negatives
+  are objects of the exemplar's class; the train step is the same.
 - Fine-tuning: `init_from` starts from an imported network ("pretrained",
   a checkpoint or training workdir, a .mat / .pth / .npz file; its spec
   replaces `config.model`); `freeze` lists layers ("conv1,conv2", "adjust")
@@ -581,6 +584,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"config.in_batch_negatives "
                      f"{config.in_batch_negatives} must be < "
                      f"config.batch_size {config.batch_size}")
+  if config.data.get("same_class_batches", False):
+    if config.get("in_batch_negatives", 0) < 1:
+      raise ValueError("config.data.same_class_batches needs "
+                       "config.in_batch_negatives > 0: only in-batch "
+                       "negatives meet the other pairs of a batch")
+    if config.data.kind == "synthetic":
+      raise ValueError("config.data.same_class_batches needs data with "
+                       "object classes (vid, got10k), not synthetic pairs")
   dtype = config.get("compute_dtype", "float32")
   if dtype not in COMPUTE_DTYPES:
     raise ValueError(f"config.compute_dtype must be one of "

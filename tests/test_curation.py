@@ -1,5 +1,6 @@
 """Tests of the curation of 255x255 context crops (`save_crops.m`)."""
 
+import dataclasses
 import io
 
 import numpy as np
@@ -158,6 +159,19 @@ def test_plan_numbers_records_track_by_track_and_reads_each_frame_once(
   job = first_jobs[0]
   assert job.box == (10.0, 10.0, 12.0, 10.0) and job.frame_size == (64, 48)
   assert job.side == pytest.approx(curation.crop_sides([[12, 10]])[0])
+
+
+def test_track_records_keep_the_class_and_read_old_4_column_rows(tmp_path):
+  frames = _frames(tmp_path, 2)
+  track = dataclasses.replace(_track("video/0", frames, [[10, 10, 12, 10]] * 2),
+                              object_class="n02084071")
+  (records,) = curation.plan_curation([track]).tracks
+  assert records.to_row() == ["video/0", "video", 0, 2, "n02084071"]
+  assert curation.TrackRecords.from_row(records.to_row()) == records
+  assert curation.TrackRecords.from_row(["v/1", "v", 3, 4]) == (
+      curation.TrackRecords("v/1", "v", 3, 4, ""))
+  with pytest.raises(ValueError, match="expected \\[name, sequence"):
+    curation.TrackRecords.from_row(["v/1", "v", 3])
 
 
 def test_curate_makes_quality_90_jpegs_the_same_with_threads(tmp_path):

@@ -5,6 +5,7 @@ channel 1 the column and channel 2 the record number, so every output pixel
 tells where it was sampled from.
 """
 
+import hashlib
 import json
 import sys
 
@@ -25,12 +26,16 @@ def _coordinate_crop(record: int) -> np.ndarray:
                   -1).astype(np.uint8)
 
 
-def _crops(counts, videos=None) -> pairs.CuratedCrops:
-  """Tracks of the given lengths; track k in video `videos[k]`."""
+def _crops(counts, videos=None, classes=None) -> pairs.CuratedCrops:
+  """Tracks of the given lengths; track k in video `videos[k]`, of class
+  `classes[k]` (default: none)."""
   videos = videos or [f"v{k}" for k in range(len(counts))]
+  classes = classes or [""] * len(counts)
   tracks, start = [], 0
-  for k, (count, video) in enumerate(zip(counts, videos)):
-    tracks.append(curation.TrackRecords(f"{video}/{k}", video, start, count))
+  for k, (count, video, object_class) in enumerate(zip(counts, videos,
+                                                       classes)):
+    tracks.append(curation.TrackRecords(f"{video}/{k}", video, start, count,
+                                        object_class))
     start += count
   return pairs.CuratedCrops([_coordinate_crop(r) for r in range(start)],
                             tuple(tracks), "fake")
@@ -280,3 +285,133 @@ def test_crops_larger_than_the_stored_ones_are_an_error():
   with pytest.raises(ValueError, match="must fit in the 255-pixel crops"):
     pairs.make_pair_iterator(_crops([3]), "train", 2, seed=0,
                              instance_size=263)
+
+
+def _digest(stream, batches=3):
+  digest = hashlib.sha256()
+  for _ in range(batches):
+    batch = next(stream)
+    digest.update(batch["z"].tobytes())
+    digest.update(batch["x"].tobytes())
+  stream.close()
+  return digest.hexdigest()
+
+
+# Digests of the first 3 batches of these streams as the code before
+# `same_class_batches` drew them (commit dc9540e): without the option the
+# streams, and so every running training, stay the same byte for byte.
+BEFORE_SAME_CLASS = {
+    "video": "bd40ae5fe1f8a76f7a42793eeeba72c7c2ff017a2eb302668323a43d28818646",
+    "track": "a3dcf1db5bcf651191388bce644f9a05d8d062eba2a0ec7fbb6782eee23b3132",
+}
+
+
+@pytest.mark.parametrize("sample_by", ["video", "track"])
+def test_streams_without_same_class_batches_are_unchanged(sample_by):
+  # Explicit jitter: no eigenvalues, so the digest holds on any BLAS.
+  augment = pairs.AugmentConfig(colour_std_z=(2.0, 5.0, 10.0),
+                                colour_std_x=(10.0, 5.0, 2.0), grayscale=0.25)
+  crops = _crops([10, 7, 9, 5], ["a", "a", "b", "c"])
+  stream = pairs.make_pair_iterator(crops, "train", 4, 5, frame_range=3,
+                                    augment=augment, sample_by=sample_by)
+  assert _digest(stream) == BEFORE_SAME_CLASS[sample_by]
+  # Classes in the table change nothing while the option is off.
+  classed = _crops([10, 7, 9, 5], ["a", "a", "b", "c"], ["x", "y", "x", "y"])
+  stream = pairs.make_pair_iterator(classed, "train", 4, 5, frame_range=3,
+                                    augment=augment, sample_by=sample_by)
+  assert _digest(stream) == BEFORE_SAME_CLASS[sample_by]
+  assert "same_class_batches" not in stream.get_state()
+
+
+# Video a holds a cat and a dog (as VID videos may); the bird has one video.
+CLASSED = dict(counts=[6, 6, 6, 6, 6, 6, 6],
+               videos=["a", "a", "b", "c", "d", "e", "f"],
+               classes=["cat", "dog", "cat", "cat", "dog", "dog", "bird"])
+
+
+def _classed_records(batch_size=4, batches=40, seed=7, **kwargs):
+  """[batches, batch_size, 2] (z, x) records of a same-class stream."""
+  stream = pairs.make_pair_iterator(
+      _crops(**CLASSED), "train", batch_size, seed, frame_range=3,
+      augment=pairs.NO_AUGMENT, same_class_batches=True, **kwargs)
+  out = []
+  for _ in range(batches):
+    batch = next(stream)
+    # Channel 2 of a coordinate crop is its record number.
+    out.append(np.stack([batch["z"][:, 0, 0, 2], batch["x"][:, 0, 0, 2]],
+                        -1).astype(int))
+  stream.close()
+  return np.stack(out)
+
+
+@pytest.mark.parametrize("sample_by", ["video", "track"])
+def test_same_class_batches_take_other_videos_of_the_first_pairs_class(
+    sample_by):
+  tracks = _crops(**CLASSED).tracks
+  records = _classed_records(batches=60, sample_by=sample_by)
+  anchors = set()
+  for batch in records:
+    first = _track_of(tracks, batch[0, 0])
+    anchors.add(first.object_class)
+    for z, x in batch[1:]:
+      track = _track_of(tracks, z)
+      assert _track_of(tracks, x) == track  # still a positive pair
+      assert track.sequence != first.sequence
+      if first.object_class != "bird":
+        assert track.object_class == first.object_class
+  assert anchors == {"cat", "dog", "bird"}
+
+
+def test_a_class_with_one_video_takes_the_others_from_all_other_videos():
+  tracks = _crops(**CLASSED).tracks
+  records = _classed_records(batches=200)
+  others = {_track_of(tracks, z).sequence
+            for batch in records
+            if _track_of(tracks, batch[0, 0]).object_class == "bird"
+            for z, _ in batch[1:]}
+  assert others == {"a", "b", "c", "d", "e"}
+
+
+def test_same_class_batches_are_the_same_with_workers_and_hosts():
+  whole = _classed_records(batches=3)
+  np.testing.assert_array_equal(_classed_records(batches=3), whole)
+  np.testing.assert_array_equal(_classed_records(batches=3, worker_count=2),
+                                whole)
+  # Two hosts with 2 pairs each: the same global batches of 4.
+  shards = [_classed_records(2, 3, shard=(k, 2)) for k in range(2)]
+  np.testing.assert_array_equal(np.concatenate(shards, 1), whole)
+  assert not np.array_equal(_classed_records(batches=3, seed=8), whole)
+
+
+def test_same_class_batches_keep_the_first_pair_of_each_batch():
+  crops = _crops(**CLASSED)
+  kwargs = dict(frame_range=3, augment=pairs.AugmentConfig(
+      colour_std_z=(2.0, 5.0, 10.0), colour_std_x=(10.0, 5.0, 2.0)))
+  plain = pairs.make_pair_iterator(crops, "train", 4, 3, **kwargs)
+  grouped = pairs.make_pair_iterator(crops, "train", 4, 3,
+                                     same_class_batches=True, **kwargs)
+  for _ in range(3):
+    a, b = next(plain), next(grouped)
+    assert np.array_equal(a["z"][0], b["z"][0])
+    assert np.array_equal(a["x"][0], b["x"][0])
+  # The option is part of the stream: a plain state does not resume it.
+  assert grouped.get_state()["same_class_batches"] is True
+  with pytest.raises(ValueError, match="same_class_batches"):
+    grouped.set_state(plain.get_state())
+  for stream in (plain, grouped):
+    stream.close()
+
+
+def test_same_class_batches_without_classes_are_refused():
+  # The 1-frame track makes no pair: it needs no class.
+  with pytest.raises(ValueError, match="fake: same_class_batches needs the "
+                     "object class of every track, but 1 of") as error:
+    pairs.make_pair_iterator(_crops([4, 4, 1], classes=["cat", "", ""]),
+                             "train", 4, 0, same_class_batches=True)
+  assert "delete its prepared folder" in str(error.value)
+  with pytest.raises(ValueError, match="2 videos or more"):
+    pairs.PairSampler(_crops([4, 4], ["a", "a"], ["cat", "cat"]).tracks,
+                      same_class=True)
+  with pytest.raises(ValueError, match="same_class=True"):
+    pairs.PairSampler(_crops([4, 4]).tracks).sample_beside(
+        np.random.default_rng(0), 0)

@@ -29,13 +29,18 @@ def _save_frame(path: pathlib.Path, seed: int) -> None:
   Image.fromarray(rng.integers(0, 256, (H, W, 3), np.uint8)).save(path)
 
 
+# VID synset of each fake trackid (dog, domestic cat, bird).
+VID_CLASSES = {0: "n02084071", 1: "n02121808", 3: "n01503061"}
+
+
 def _vid_xml(objects) -> str:
   """objects: [(trackid, xmin, ymin, xmax, ymax)] (inclusive pixels)."""
   parts = [f"<annotation><folder>x</folder><filename>x</filename>"
            f"<size><width>{W}</width><height>{H}</height></size>"]
   for trackid, x0, y0, x1, y1 in objects:
     parts.append(
-        f"<object><trackid>{trackid}</trackid><name>n0</name><bndbox>"
+        f"<object><trackid>{trackid}</trackid>"
+        f"<name>{VID_CLASSES[trackid]}</name><bndbox>"
         f"<xmax>{x1}</xmax><xmin>{x0}</xmin><ymax>{y1}</ymax>"
         f"<ymin>{y0}</ymin></bndbox><occluded>0</occluded>"
         f"<generated>0</generated></object>")
@@ -80,6 +85,11 @@ def write_fake_vid(root: pathlib.Path) -> pathlib.Path:
   return root
 
 
+GOT10K_CLASSES = {"GOT-10k_Train_000001": "ichneumon",
+                  "GOT-10k_Train_000002": "sea lion",
+                  "GOT-10k_Val_000001": "bear"}
+
+
 def write_fake_got10k(root: pathlib.Path) -> pathlib.Path:
   """`root/{train,val}/<seq>` with labels; frame 1 of GOT-10k_Train_000001
   is absent and frame 3 fully covered."""
@@ -104,7 +114,8 @@ def write_fake_got10k(root: pathlib.Path) -> pathlib.Path:
       (folder / "cover.label").write_text("\n".join(map(str, cover)) + "\n")
       (folder / "cut_by_image.label").write_text("0\n" * n)
       (folder / "meta_info.ini").write_text(
-          f"[METAINFO]\nresolution: ({W}, {H})\n")
+          f"[METAINFO]\nobject_class: {GOT10K_CLASSES[name]}\n"
+          f"resolution: ({W}, {H})\n")
     (root / split / "list.txt").write_text("\n".join(names) + "\n")
   return root
 
@@ -161,12 +172,16 @@ def _records(builder, split):
 
 def test_vid_records_run_track_by_track_in_frame_order(vid_builder):
   meta = vid_builder.info.metadata
+  # The last column is the track's VID synset.
   assert meta["tracks"]["train"] == [
-      ["ILSVRC2015_VID_train_0000/a/0", "ILSVRC2015_VID_train_0000/a", 0, 3],
-      ["ILSVRC2015_VID_train_0000/a/1", "ILSVRC2015_VID_train_0000/a", 3, 4],
-      ["ILSVRC2015_VID_train_0001/b/0", "ILSVRC2015_VID_train_0001/b", 7, 3],
+      ["ILSVRC2015_VID_train_0000/a/0", "ILSVRC2015_VID_train_0000/a", 0, 3,
+       "n02084071"],
+      ["ILSVRC2015_VID_train_0000/a/1", "ILSVRC2015_VID_train_0000/a", 3, 4,
+       "n02121808"],
+      ["ILSVRC2015_VID_train_0001/b/0", "ILSVRC2015_VID_train_0001/b", 7, 3,
+       "n02084071"],
   ]
-  assert meta["tracks"]["validation"] == [["c/3", "c", 0, 3]]
+  assert meta["tracks"]["validation"] == [["c/3", "c", 0, 3, "n01503061"]]
   assert meta["skipped"]["train"] == {"short track": 1}
   records = _records(vid_builder, "train")
   got = [(r["track"].decode(), int(r["frame_index"]), int(r["object_id"]))
@@ -232,7 +247,7 @@ def test_prepared_folder_loads_without_the_builder_class(vid_builder):
   loaded = tfds_builders.load(vid_builder.data_dir)
   assert loaded.info.splits["train"].num_examples == 10
   tracks = tfds_builders.tracks_of(loaded, "validation")
-  assert tracks == [curation.TrackRecords("c/3", "c", 0, 3)]
+  assert tracks == [curation.TrackRecords("c/3", "c", 0, 3, "n01503061")]
   assert json.loads((pathlib.Path(vid_builder.data_dir) /
                      "metadata.json").read_text())["rule"]["jpeg_quality"] == 90
 
@@ -272,11 +287,12 @@ def test_got10k_skips_absent_and_covered_frames(tmp_path):
   root = write_fake_got10k(tmp_path / "raw")
   builder = _build(tfds_builders.SiamfcGot10k, tmp_path / "tfds", root)
   meta = builder.info.metadata
+  # The last column is meta_info.ini's object_class.
   assert meta["tracks"]["train"] == [
-      ["GOT-10k_Train_000001", "GOT-10k_Train_000001", 0, 3],
-      ["GOT-10k_Train_000002", "GOT-10k_Train_000002", 3, 5]]
+      ["GOT-10k_Train_000001", "GOT-10k_Train_000001", 0, 3, "ichneumon"],
+      ["GOT-10k_Train_000002", "GOT-10k_Train_000002", 3, 5, "sea lion"]]
   assert meta["tracks"]["validation"] == [
-      ["GOT-10k_Val_000001", "GOT-10k_Val_000001", 0, 5]]
+      ["GOT-10k_Val_000001", "GOT-10k_Val_000001", 0, 5, "bear"]]
   assert meta["skipped"]["train"] == {"absent": 1, "occluded": 1}
   frames = [int(r["frame_index"]) for r in _records(builder, "train")[:3]]
   assert frames == [0, 2, 4]
@@ -303,6 +319,9 @@ def test_folder_holds_out_the_named_or_last_sequences(tmp_path):
         validation=("nope",)))
   assert config.name != named.name != "default"
   assert tfds_builders.folder_config().name == "default"
+  # GOT-10k sequences of a folder keep their class.
+  assert [tfds_builders.sequence_track(s).object_class for s in seqs] == [
+      "ichneumon", "sea lion"]
 
 
 REAL = ("lasith_Dudek", "eco_Crossing", "vot15_bag")
@@ -323,7 +342,8 @@ def test_folder_of_real_sequences_gives_pairs(data_dir, tmp_path):
   tracks = builder.info.metadata["tracks"]
   assert [t[0] for t in tracks["train"]] == ["eco_Crossing", "lasith_Dudek"]
   assert [t[3] for t in tracks["train"]] == [4, 4]
-  assert tracks["validation"] == [["vot15_bag", "vot15_bag", 0, 4]]
+  # OTB and VOT sequences have no class.
+  assert tracks["validation"] == [["vot15_bag", "vot15_bag", 0, 4, ""]]
   records = _records(builder, "train")
   dudek = [r for r in records if r["track"] == b"lasith_Dudek"]
   # Dudek's frames are grayscale: curated as RGB with equal channels.
@@ -348,7 +368,8 @@ def test_training_config_builds_once_and_streams_pairs(tmp_path):
       "data": {"kind": "got10k", "dir": str(root),
                "tfds_dir": str(tmp_path / "tfds"), "max_frame_gap": 100,
                "max_stretch": 0.05, "max_translate": 4, "color_jitter": True,
-               "grayscale": 0.0, "val_sequences": 0, "workers": 0},
+               "grayscale": 0.0, "val_sequences": 0, "workers": 0,
+               "same_class_batches": True},
       "exemplar_size": 127, "instance_size": 239})
   train = pairs.pair_iterator_from_config(config, "train", seed=0,
                                           batch_size=2)
@@ -356,9 +377,12 @@ def test_training_config_builds_once_and_streams_pairs(tmp_path):
   assert batch["x"].shape == (2, 239, 239, 3)
   state = train.get_state()
   assert state["augment"]["colour"] and state["next_batch"] == 1
+  assert state["same_class_batches"]
   val = pairs.pair_iterator_from_config(config, "validation", seed=0,
                                         batch_size=2)
   assert val.get_state()["augment"]["max_stretch"] == 0.0
+  # Validation pairs are never grouped by class.
+  assert "same_class_batches" not in val.get_state()
   # The validation crops are the centres of the curated crops.
   crops = pairs.CuratedCrops.from_directory(
       tmp_path / "tfds/siamfc_got10k/default/1.0.0", "validation")
@@ -366,6 +390,32 @@ def test_training_config_builds_once_and_streams_pairs(tmp_path):
   assert any(np.array_equal(next(val)["x"][0], c) for c in centres)
   for stream in (train, val):
     stream.close()
+
+
+def test_track_tables_without_classes_read_and_refuse_same_class_batches(
+    vid_builder, tmp_path):
+  # A dataset prepared before the class column: 4-column rows.
+  old = tmp_path / "siamfc_vid/1.0.0"
+  old.mkdir(parents=True)
+  for f in pathlib.Path(vid_builder.data_dir).iterdir():
+    (old / f.name).symlink_to(f)
+  (old / "metadata.json").unlink()
+  meta = json.loads((pathlib.Path(vid_builder.data_dir) / "metadata.json")
+                    .read_text())
+  meta["tracks"] = {k: [row[:4] for row in v]
+                    for k, v in meta["tracks"].items()}
+  (old / "metadata.json").write_text(json.dumps(meta))
+  crops = pairs.CuratedCrops.from_directory(old, "validation")
+  assert crops.tracks == (curation.TrackRecords("c/3", "c", 0, 3, ""),)
+  with pytest.raises(ValueError, match=f"{old}:train: same_class_batches "
+                     "needs the object class") as error:
+    pairs.make_pair_iterator(old, "train", 2, 0, same_class_batches=True)
+  assert "delete its prepared folder" in str(error.value)
+  # The same data with its classes streams same-class batches.
+  stream = pairs.make_pair_iterator(vid_builder.data_dir, "train", 2, 0,
+                                    same_class_batches=True)
+  assert next(stream)["z"].shape == (2, 127, 127, 3)
+  stream.close()
 
 
 def test_a_dataset_built_from_another_raw_folder_is_refused(tmp_path):

@@ -247,6 +247,23 @@ def test_unknown_frozen_layer_and_bad_options_are_refused(tmp_path):
       training.train_and_evaluate(_config(**overrides), tmp_path / "run")
 
 
+def test_same_class_batches_are_refused_where_they_would_do_nothing():
+  config = _config(in_batch_negatives=0)
+  config.data.same_class_batches = True
+  # Without in-batch negatives no exemplar meets the batch's other pairs.
+  with pytest.raises(ValueError, match="same_class_batches needs "
+                     "config.in_batch_negatives > 0"):
+    training.check_config(config)
+  config.in_batch_negatives = 2
+  with pytest.raises(ValueError, match="not synthetic pairs"):
+    training.check_config(config)
+  config.data.kind = "got10k"
+  training.check_config(config)
+  config.data.same_class_batches = False
+  config.in_batch_negatives = 0
+  training.check_config(config)
+
+
 def test_init_from_pretrained_reproduces_the_bundled_networks_scores():
   config = _config(init_from="pretrained")
   spec, variables = training.initial_network(config)

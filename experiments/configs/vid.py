@@ -53,6 +53,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.val_sequences = 0
   # Parallel loading workers (0 = in the training process).
   c.data.workers = 4
+  # One object class per global batch (VID/GOT-10k): same-class negatives.
+  c.data.same_class_batches = False
 
   # Exemplar and training-search crop sides: 255 - 2 * 8 = 239 gives the
   # 15x15 training maps of the original (`instanceSize`, siamese-fc#5).

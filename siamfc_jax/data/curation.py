@@ -257,6 +257,8 @@ class TrackAnnotation:
     frame_sizes: [N, 2] int (W, H) of each frame.
     absence: optional [N] bool GOT-10k absence labels.
     cover: optional [N] int GOT-10k cover labels.
+    object_class: the object's class ('' unknown): the VID synset of its
+      first annotation (e.g. `n02084071`), the GOT-10k `object_class`.
   """
 
   name: str
@@ -268,6 +270,7 @@ class TrackAnnotation:
   frame_sizes: np.ndarray
   absence: np.ndarray | None = None
   cover: np.ndarray | None = None
+  object_class: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,12 +290,34 @@ class CropJob:
 @dataclasses.dataclass(frozen=True)
 class TrackRecords:
   """Where a curated track lies in its split: records [start, start + count),
-  in temporal order."""
+  in temporal order, and the object's class ('' unknown)."""
 
   name: str
   sequence: str
   start: int
   count: int
+  object_class: str = ""
+
+  def to_row(self) -> list:
+    """`[name, sequence, start, count, object_class]`: a row of the track
+    table stored with a prepared dataset (`tfds_builders.py`)."""
+    return [self.name, self.sequence, self.start, self.count,
+            self.object_class]
+
+  @classmethod
+  def from_row(cls, row: SequenceT) -> TrackRecords:
+    """A stored track table row; 4-column rows (tables written before
+    classes were stored) have no class ('').
+
+    Raises:
+      ValueError: a row of neither 4 nor 5 entries.
+    """
+    if len(row) not in (4, 5):
+      raise ValueError(f"track table row {row!r}: expected [name, sequence, "
+                       "start, count(, object_class)]")
+    object_class = str(row[4]) if len(row) == 5 else ""
+    return cls(str(row[0]), str(row[1]), int(row[2]), int(row[3]),
+               object_class)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -347,7 +372,8 @@ def plan_curation(tracks: SequenceT[TrackAnnotation],
   records = []
   record = 0
   for track, keep in kept:
-    records.append(TrackRecords(track.name, track.sequence, record, len(keep)))
+    records.append(TrackRecords(track.name, track.sequence, record, len(keep),
+                                track.object_class))
     for i in keep:
       job = CropJob(record=record, track=track.name, sequence=track.sequence,
                     object_id=int(track.object_id),

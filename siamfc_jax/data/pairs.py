@@ -15,6 +15,21 @@ draw every pair independently, so a batch may repeat a video (rarely, with
 thousands of videos). Tracks with fewer than 2 curated frames are never
 built (`curation.py`).
 
+Same-class batches (`same_class_batches`, an option beyond the paper): each
+global batch of G pairs is one group. Its first pair is drawn as above (the
+same random numbers as without the option); each other pair comes from
+another video with a track of the first pair's object class (a video
+uniformly among them, then one of its tracks of that class; with
+`sample_by='track'`, a track of the class in another video, uniformly).
+With the train step's in-batch negatives (`training.py`), an exemplar then
+meets search crops of other objects of its class: the hard negatives of
+Dong & Shen (ECCV 2018). A class seen in one video only has no other video:
+its batch's other pairs come from any other video (of any class). Only the
+first pair's video is avoided, so two other pairs of a batch may share a
+video (often, when the class has few videos). The class is the track
+table's (`TrackRecords.object_class`: VID synsets, GOT-10k
+`object_class`); a track table without classes is refused.
+
 Crops (each record is the 255 x 255 crop of `curation.py`; the exemplar is
 its centre 127 x 127):
   * z: the centre 127 square, then stretch and shift as the original's
@@ -152,8 +167,8 @@ class CuratedCrops:
     if split not in table:
       raise ValueError(f"{meta_file}: no split {split!r} (have "
                        f"{sorted(table)})")
-    tracks = tuple(curation.TrackRecords(str(n), str(s), int(a), int(c))
-                   for n, s, a, c in table[split])
+    tracks = tuple(curation.TrackRecords.from_row(row)
+                   for row in table[split])
     shards = sorted(path.glob(f"*-{split}.array_record-*"))
     if not shards:
       raise FileNotFoundError(f"{path}: no array_record shards of split "
@@ -245,6 +260,13 @@ class ArrayRecordCrops:
         example_bytes_feature(self._source[record], "image"))
 
 
+def tracks_without_class(tracks: SequenceT[curation.TrackRecords]
+                         ) -> int:
+  """How many tracks that can make a pair (2 curated frames) have no
+  object class."""
+  return sum(1 for t in tracks if t.count >= 2 and not t.object_class)
+
+
 class PairSampler:
   """Draws (exemplar record, search record) of positive pairs.
 
@@ -253,14 +275,18 @@ class PairSampler:
     frame_range: T, the largest distance in curated positions.
     sample_by: 'video' (a video, then one of its tracks: the original) or
       'track' (uniform over tracks).
+    same_class: prepare `sample_beside` (every usable track needs its
+      `object_class`, and there must be 2 videos or more).
 
   Raises:
-    ValueError: no track with 2 frames, or a bad argument.
+    ValueError: no track with 2 frames, or a bad argument; with
+      `same_class`, a track without class or a single video.
   """
 
   def __init__(self, tracks: SequenceT[curation.TrackRecords],
                frame_range: int = FRAME_RANGE,
-               sample_by: Literal["video", "track"] = "video"):
+               sample_by: Literal["video", "track"] = "video",
+               same_class: bool = False):
     if frame_range < 1:
       raise ValueError(f"frame_range must be >= 1, got {frame_range}")
     if sample_by not in ("video", "track"):
@@ -271,20 +297,93 @@ class PairSampler:
       raise ValueError("no track has 2 curated frames: no pair can be made")
     self.frame_range = frame_range
     self.sample_by = sample_by
+    self.same_class = same_class
     self._starts = np.array([t.start for t in usable], np.int64)
     self._counts = np.array([t.count for t in usable], np.int64)
     by_video: dict[str, list[int]] = {}
     for i, t in enumerate(usable):
       by_video.setdefault(t.sequence, []).append(i)
     self._videos = [np.array(v, np.int64) for v in by_video.values()]
+    if same_class:
+      self._index_classes(usable, list(by_video))
+
+  def _index_classes(self, usable: list[curation.TrackRecords],
+                     video_names: list[str]) -> None:
+    """Per class: its videos and, per video, its tracks of that class."""
+    missing = tracks_without_class(usable)
+    if missing:
+      raise ValueError(f"same-class sampling needs the object class of "
+                       f"every track; {missing} of {len(usable)} have none")
+    if len(self._videos) < 2:
+      raise ValueError("same-class sampling needs 2 videos or more, got "
+                       f"{len(self._videos)}")
+    video_of = {name: v for v, name in enumerate(video_names)}
+    self._track_video = np.array([video_of[t.sequence] for t in usable],
+                                 np.int64)
+    self._track_class = [t.object_class for t in usable]
+    per_class: dict[str, dict[int, list[int]]] = {}
+    for i, t in enumerate(usable):
+      per_class.setdefault(t.object_class, {}).setdefault(
+          int(self._track_video[i]), []).append(i)
+    # class -> ([V] video indices, their tracks of the class).
+    self._class_videos = {
+        c: (np.array(list(v), np.int64),
+            [np.array(k, np.int64) for k in v.values()])
+        for c, v in per_class.items()}
+    self._class_tracks = {
+        c: np.concatenate(k) for c, (_, k) in self._class_videos.items()}
+
+  def draw_track(self, rng: np.random.Generator) -> int:
+    """The track of a pair (index into the usable tracks): the first draws
+    of `sample`, so `draw_track(g)` with a fresh `g` names the track that
+    `sample(g)` with the same fresh generator uses."""
+    if self.sample_by == "video":
+      video = self._videos[rng.integers(len(self._videos))]
+      return int(video[rng.integers(len(video))])
+    return int(rng.integers(len(self._counts)))
 
   def sample(self, rng: np.random.Generator) -> tuple[int, int]:
     """(z record, x record) of one pair."""
+    return self._sample_frames(rng, self.draw_track(rng))
+
+  def sample_beside(self, rng: np.random.Generator, anchor: int
+                    ) -> tuple[int, int]:
+    """(z record, x record) of a pair from another video than the track
+    `anchor`'s, of that track's class: a video uniformly among the other
+    videos with a track of the class, then one of those tracks (with
+    `sample_by='track'`: a track uniformly among those of the class in the
+    other videos). A class seen in one video only: any other video (then
+    any of its tracks), or any track of another video.
+
+    Raises:
+      ValueError: the sampler was not made with `same_class`.
+    """
+    if not self.same_class:
+      raise ValueError("sample_beside needs PairSampler(..., "
+                       "same_class=True)")
+    video = self._track_video[anchor]
+    object_class = self._track_class[anchor]
     if self.sample_by == "video":
-      video = self._videos[rng.integers(len(self._videos))]
-      track = video[rng.integers(len(video))]
+      videos, tracks = self._class_videos[object_class]
+      others = np.flatnonzero(videos != video)
+      if len(others):
+        pick = tracks[int(others[rng.integers(len(others))])]
+      else:  # the class's only video: any other one
+        other = int(rng.integers(len(self._videos) - 1))
+        pick = self._videos[other + (other >= video)]
+      track = pick[rng.integers(len(pick))]
     else:
-      track = rng.integers(len(self._counts))
+      candidates = self._class_tracks[object_class]
+      candidates = candidates[self._track_video[candidates] != video]
+      if not len(candidates):
+        candidates = np.flatnonzero(self._track_video != video)
+      track = candidates[rng.integers(len(candidates))]
+    return self._sample_frames(rng, int(track))
+
+  def _sample_frames(self, rng: np.random.Generator, track: int
+                     ) -> tuple[int, int]:
+    """(z record, x record): an exemplar frame of the track and a search
+    frame at most `frame_range` positions away, never the same."""
     n = int(self._counts[track])
     z_pos = int(rng.integers(n))
     lo = max(0, z_pos - self.frame_range)
@@ -395,7 +494,15 @@ def jitter_std(covariance: np.ndarray) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class PairMaker:
   """Pair i of a stream: `make(i)` -> {'z': [127, 127, 3], 'x': [239, 239,
-  3]} uint8. Picklable (sent to the loading workers)."""
+  3]} uint8. Picklable (sent to the loading workers).
+
+  `class_group` G > 0 (the global batch size; the sampler made with
+  `same_class`): pairs [g G, (g + 1) G) form a group whose first pair is
+  drawn as without groups and whose other pairs come from other videos of
+  that pair's track's class (`PairSampler.sample_beside`); each still
+  depends on (seed, its index) only, as the first pair's track is drawn
+  again from (seed, g G). 0: every pair on its own (`PairSampler.sample`).
+  """
 
   crops: RecordSource
   sampler: PairSampler
@@ -405,10 +512,21 @@ class PairMaker:
   colour_std_x: np.ndarray
   exemplar_size: int = EXEMPLAR_SIZE
   instance_size: int = INSTANCE_SIZE
+  class_group: int = 0
+
+  def sample(self, index: int) -> tuple[int, int, np.random.Generator]:
+    """(z record, x record, the pair's generator for its augmentation)."""
+    index = int(index)
+    rng = np.random.default_rng([self.seed, index])
+    group = self.class_group
+    if group <= 0 or index % group == 0:
+      return (*self.sampler.sample(rng), rng)
+    first = np.random.default_rng([self.seed, index - index % group])
+    anchor = self.sampler.draw_track(first)
+    return (*self.sampler.sample_beside(rng, anchor), rng)
 
   def make(self, index: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng([self.seed, int(index)])
-    z_record, x_record = self.sampler.sample(rng)
+    z_record, x_record, rng = self.sample(index)
     z_crop = np.asarray(self.crops[z_record])
     x_crop = np.asarray(self.crops[x_record])
     aug = self.augment
@@ -580,7 +698,8 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
                        exemplar_size: int = EXEMPLAR_SIZE,
                        instance_size: int = INSTANCE_SIZE,
                        start_state: dict[str, Any] | None = None,
-                       shard: tuple[int, int] = (0, 1)
+                       shard: tuple[int, int] = (0, 1),
+                       same_class_batches: bool = False
                        ) -> PairIterator:
   """The stream of training (or validation) pair batches of a split.
 
@@ -604,13 +723,19 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
     shard: (k, n): this host's share, rows [k B, (k + 1) B) of every global
       batch of n B pairs (the stream of one host with batch n B); `num_pairs`
       counts global pairs.
+    same_class_batches: every global batch (n B pairs) from one object
+      class: its first pair as usual, the others from other videos of that
+      pair's class (`PairMaker.class_group`; a class with one video: from
+      any other video). Needs the classes of the track table (VID,
+      GOT-10k).
 
   Returns:
     The iterator (`get_state`, `set_state`, `close`).
 
   Raises:
     ValueError: bad arguments (crop sizes larger than the stored crops),
-      or data without usable tracks.
+      or data without usable tracks; `same_class_batches` on tracks without
+      classes.
   """
   if seed < 0:
     raise ValueError(f"seed must be >= 0, got {seed}")
@@ -626,7 +751,10 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
                      f"{instance_size} must fit in the {side}-pixel crops")
   if augment is None:
     augment = AugmentConfig() if split == "train" else NO_AUGMENT
-  sampler = PairSampler(crops.tracks, frame_range, sample_by)
+  if same_class_batches:
+    _require_classes(crops)
+  sampler = PairSampler(crops.tracks, frame_range, sample_by,
+                        same_class_batches)
   std_z, std_x = np.zeros(3), np.zeros(3)
   if augment.colour:
     if augment.colour_std_z is None or augment.colour_std_x is None:
@@ -636,8 +764,9 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
       std_z = np.asarray(augment.colour_std_z, np.float64)
     if augment.colour_std_x is not None:
       std_x = np.asarray(augment.colour_std_x, np.float64)
+  group = batch_size * shard[1] if same_class_batches else 0
   maker = PairMaker(crops.crops, sampler, augment, int(seed), std_z, std_x,
-                    exemplar_size, instance_size)
+                    exemplar_size, instance_size, group)
   fingerprint = {
       "records": len(crops.crops), "tracks": len(crops.tracks),
       "split": split, "seed": int(seed),
@@ -647,11 +776,29 @@ def make_pair_iterator(data: Any, split: str, batch_size: int, seed: int,
       "exemplar_size": exemplar_size, "instance_size": instance_size,
       "shards": int(shard[1]),
   }
+  if same_class_batches:
+    # Only when on: the states of streams without it stay as they were, so
+    # runs checkpointed before the option existed still resume.
+    fingerprint["same_class_batches"] = True
   iterator = PairIterator(maker, batch_size, num_pairs, worker_count,
                           read_threads, fingerprint, tuple(shard))
   if start_state is not None:
     iterator.set_state(start_state)
   return iterator
+
+
+def _require_classes(crops: CuratedCrops) -> None:
+  """Raises ValueError unless every usable track of `crops` has a class."""
+  missing = tracks_without_class(crops.tracks)
+  if missing:
+    raise ValueError(
+        f"{crops.name}: same_class_batches needs the object class of every "
+        f"track, but {missing} of its tracks have none. Classes come with "
+        "VID and GOT-10k data (GOT-10k layout folders too; OTB and VOT "
+        "sequences have none). A dataset prepared before classes were "
+        "stored has none either: delete its prepared folder (named above, "
+        "before the ':split') and it is rebuilt, with classes, on the next "
+        "run")
 
 
 def pair_iterator_from_config(config: Any, split: str, seed: int,
@@ -664,9 +811,9 @@ def pair_iterator_from_config(config: Any, split: str, seed: int,
   `data.kind`, `data.dir` (raw dataset), `data.tfds_dir`, `data.max_frame_gap`,
   `data.max_stretch`, `data.max_translate`, `data.color_jitter`,
   `data.grayscale`, `data.val_sequences` (folder kind), `data.workers`,
-  `data.curation_threads`,
+  `data.curation_threads`, `data.same_class_batches` (train split only),
   `exemplar_size`, `instance_size`). Validation streams are unaugmented
-  (grayscale kept) and load in this process."""
+  (grayscale kept), never grouped by class, and load in this process."""
   # Imported here: only building needs TFDS.
   # pylint: disable-next=g-import-not-at-top
   from siamfc_jax.data import tfds_builders
@@ -687,4 +834,6 @@ def pair_iterator_from_config(config: Any, split: str, seed: int,
       augment if training else augment.for_validation(),
       worker_count=data.workers if training else 0,
       exemplar_size=config.exemplar_size, instance_size=config.instance_size,
-      start_state=start_state, shard=shard)
+      start_state=start_state, shard=shard,
+      same_class_batches=training and bool(
+          data.get("same_class_batches", False)))

@@ -20,22 +20,31 @@ Builders (the names TFDS registers):
     and `Annotations/VID/{train,val}` (or an `ILSVRC2015/` folder that does);
     videos may sit one folder deeper (`ILSVRC2015_VID_train_0000/<video>`).
     Every `<object>` of a frame's XML is one observation of the track
-    `<video>/<trackid>`. VID boxes are inclusive 0-based pixel indices, so
+    `<video>/<trackid>`, whose class is the `<name>` synset of its first
+    annotation (e.g. `n02084071`). VID boxes are inclusive 0-based pixel
+    indices, so
     `[x, y, w, h] = [xmin, ymin, xmax - xmin + 1, ymax - ymin + 1]`; the
     `<occluded>` flag is ignored, as in the original. Splits:
     'train' (VID train) and 'validation' (VID val). The original instead moves
     val into train and holds out the last 10 % of all videos.
   * `siamfc_got10k`: GOT-10k `train/` and `val/` (each with `list.txt`), read
     with `sequences.read_got10k`; absence and cover labels decide which
-    frames are curated. Splits 'train' and 'validation'.
+    frames are curated, `meta_info.ini`'s `object_class` is the class.
+    Splits 'train' and 'validation'.
   * `siamfc_folder`: any folder of OTB / VOT / GOT-10k sequences
     (`sequences.read_dataset`); `SiamfcFolderConfig` names the held-out
     validation sequences, or how many to take from the end of the list.
+    GOT-10k sequences keep their `object_class`; OTB and VOT ones have none.
 
 Records of a split are numbered track by track (`disable_shuffling`; keys
 are the record numbers), frames in temporal order, and
-`info.metadata['tracks'][split]` lists `[track, sequence, start, count]` per
-track: pair sampling finds a track's frames without reading any record.
+`info.metadata['tracks'][split]` lists `[track, sequence, start, count,
+object_class]` per track (`curation.TrackRecords.to_row`; the class is ''
+when unknown): pair sampling finds a track's frames, and the videos of a
+class, without reading any record. Tables written before the class column
+existed have 4 columns and still read (no classes); the dataset VERSION was
+not bumped for it, so such a dataset is rebuilt only by deleting its
+prepared folder.
 Which boxes are curated is `curation.CurationRule` (in the builder config);
 `info.metadata['skipped'][split]` counts the others by reason.
 
@@ -160,8 +169,7 @@ class _CuratedBuilder(tfds.core.GeneratorBasedBuilder,
         raise ValueError(
             f"{manual_dir}: no track of the {split!r} split has 2 curated "
             f"frames (skipped: {plan.skipped})")
-      tracks_meta[split] = [[t.name, t.sequence, t.start, t.count]
-                            for t in plan.tracks]
+      tracks_meta[split] = [t.to_row() for t in plan.tracks]
       skipped_meta[split] = plan.skipped
       generators[split] = self._generate_examples(plan)
     self.info.metadata["tracks"] = tracks_meta
@@ -211,16 +219,19 @@ def _xml_number(element: ET.Element, tag: str, path: pathlib.Path,
 
 
 def read_vid_annotation(path: os.PathLike | str
-                        ) -> tuple[tuple[int, int], list[tuple[int, list]]]:
+                        ) -> tuple[tuple[int, int],
+                                   list[tuple[int, list, str]]]:
   """Parses one VID frame annotation (`Annotations/VID/.../<frame>.xml`).
 
   Args:
     path: the XML file.
 
   Returns:
-    ((W, H) frame size, [(trackid, [x, y, w, h] box), ...]) with boxes in
-    the convention of `siamfc_jax.boxes` (inclusive 0-based pixel bounds
-    xmin..xmax become x = xmin, w = xmax - xmin + 1).
+    ((W, H) frame size, [(trackid, [x, y, w, h] box, class), ...]) with
+    boxes in the convention of `siamfc_jax.boxes` (inclusive 0-based pixel
+    bounds xmin..xmax become x = xmin, w = xmax - xmin + 1) and the class
+    the object's `<name>` synset (e.g. 'n02084071'; '' without `<name>`:
+    the class is optional, the box is not).
 
   Raises:
     FileNotFoundError: the file is missing.
@@ -248,8 +259,9 @@ def read_vid_annotation(path: os.PathLike | str
       raise ValueError(f"{path}: {where} has no <bndbox>")
     xmin, ymin, xmax, ymax = (_xml_number(bndbox, t, path, where)
                               for t in ("xmin", "ymin", "xmax", "ymax"))
+    synset = (obj.findtext("name") or "").strip()
     objects.append((int(trackid),
-                    [xmin, ymin, xmax - xmin + 1, ymax - ymin + 1]))
+                    [xmin, ymin, xmax - xmin + 1, ymax - ymin + 1], synset))
   return frame_size, objects
 
 
@@ -301,8 +313,9 @@ def read_vid_tracks(root: os.PathLike | str, split: str
     for index, frame in enumerate(frames):
       size, objects = read_vid_annotation(
           notes / video.relative_to(data) / (frame.stem + ".xml"))
-      for trackid, box in objects:
-        per_track.setdefault(trackid, []).append((index, frame, box, size))
+      for trackid, box, synset in objects:
+        per_track.setdefault(trackid, []).append((index, frame, box, size,
+                                                  synset))
     for trackid in sorted(per_track):
       obs = per_track[trackid]
       tracks.append(curation.TrackAnnotation(
@@ -310,7 +323,8 @@ def read_vid_tracks(root: os.PathLike | str, split: str
           frames=tuple(str(o[1]) for o in obs),
           frame_indices=np.array([o[0] for o in obs], np.int64),
           boxes=np.array([o[2] for o in obs], np.float64).reshape(-1, 4),
-          frame_sizes=np.array([o[3] for o in obs], np.int64).reshape(-1, 2)))
+          frame_sizes=np.array([o[3] for o in obs], np.int64).reshape(-1, 2),
+          object_class=obs[0][4]))
   return tracks
 
 
@@ -343,7 +357,8 @@ def sequence_track(seq: sequences_lib.Sequence,
 
   Returns:
     The track, named after the sequence; the frame size is the GOT-10k
-    `meta_info.ini` resolution or that of the first frame.
+    `meta_info.ini` resolution or that of the first frame, the class its
+    `object_class` ('' for OTB and VOT sequences).
   """
   n = len(seq) if max_frames <= 0 else min(len(seq), max_frames)
   size = seq.meta.get("resolution") or curation.frame_size(seq.frames[0])
@@ -354,7 +369,8 @@ def sequence_track(seq: sequences_lib.Sequence,
       frames=seq.frames[:n], frame_indices=np.arange(n),
       boxes=np.asarray(seq.boxes[:n]),
       frame_sizes=np.tile(np.asarray(size, np.int64), (n, 1)),
-      absence=labels["absence"], cover=labels["cover"])
+      absence=labels["absence"], cover=labels["cover"],
+      object_class=seq.meta.get("info", {}).get("object_class", "").strip())
 
 
 class SiamfcGot10k(_CuratedBuilder):
@@ -438,8 +454,7 @@ def tracks_of(builder: tfds.core.DatasetBuilder, split: str
     raise ValueError(f"{builder.name}: no split {split!r} with a track table "
                      f"(have {sorted(tracks)}); was it built by "
                      "siamfc_jax.data.tfds_builders?")
-  return [curation.TrackRecords(str(n), str(s), int(a), int(c))
-          for n, s, a, c in tracks[split]]
+  return [curation.TrackRecords.from_row(row) for row in tracks[split]]
 
 
 
