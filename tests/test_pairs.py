@@ -383,6 +383,24 @@ def test_same_class_batches_are_the_same_with_workers_and_hosts():
   assert not np.array_equal(_classed_records(batches=3, seed=8), whole)
 
 
+def test_a_resumed_same_class_stream_continues_with_the_same_batches():
+  whole = _classed_records(batches=5)
+  crops = _crops(**CLASSED)
+  kwargs = dict(frame_range=3, augment=pairs.NO_AUGMENT,
+                same_class_batches=True)
+  first = pairs.make_pair_iterator(crops, "train", 4, 7, **kwargs)
+  for _ in range(3):
+    next(first)
+  resumed = pairs.make_pair_iterator(crops, "train", 4, 7,
+                                     start_state=first.get_state(), **kwargs)
+  for want in whole[3:]:
+    batch = next(resumed)
+    np.testing.assert_array_equal(
+        np.stack([batch["z"][:, 0, 0, 2], batch["x"][:, 0, 0, 2]], -1), want)
+  for stream in (first, resumed):
+    stream.close()
+
+
 def test_same_class_batches_keep_the_first_pair_of_each_batch():
   crops = _crops(**CLASSED)
   kwargs = dict(frame_range=3, augment=pairs.AugmentConfig(
