@@ -24,7 +24,8 @@ The onnxruntime backend also runs the steps in int8 (`precision="int8"`,
 `quantization.py`): quantized at the first `init`, after calibrating on
 real frames (the bundled demo clip by default), one symbolic-size export
 for every frame size as in fp32. Its boxes are close to, not equal to,
-the fp32 ones (docs/int8.md).
+the fp32 ones (docs/int8.md). K targets in int8 take its one-target step
+target by target (the K-target export is fp32).
 """
 
 from __future__ import annotations
@@ -197,9 +198,10 @@ class OnnxRuntimeBackend:
     One export per K: the cross-correlation is a convolution with one group
     per target, and an ONNX Conv's group count cannot be symbolic.
     """
-    if self.precision != "fp32":  # the K-target export is fp32 only
-      raise ValueError(f"{self.precision} tracks one target per call; track "
-                       f"the {num_targets} targets in fp32 or one by one")
+    if self.precision != "fp32":
+      raise ValueError(f"the {num_targets}-target export is fp32 only; "
+                       f"{self.precision} steps targets one by one "
+                       "(step_targets)")
     if num_targets not in self._target_steps:
       blobs = export_targets.export_target_steps(self.spec, self.variables,
                                          self.params, num_targets)
@@ -210,15 +212,36 @@ class OnnxRuntimeBackend:
   def init_targets(self, frame: np.ndarray, box: np.ndarray
                    ) -> dict[str, np.ndarray]:
     """Exemplar step of K targets: [H, W, 3] uint8 frame, [K, 4] float32
-    boxes, one call."""
+    boxes; one call in fp32, target by target in int8 (below)."""
+    if self.precision != "fp32":
+      return _stack([self.steps.init(frame, b) for b in box])
     return self.target_steps(len(box)).init(frame, box)
 
   def step_targets(self, state: dict[str, np.ndarray], frame: np.ndarray
                    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Frame step of K targets, one call: (new state, [K, 4] boxes)."""
-    state, box, _ = self.target_steps(len(state["centre"])).step(state,
-                                                                  frame)
+    """Frame step of K targets: (new state, [K, 4] boxes).
+
+    fp32: one call of the K-target export. int8: the quantized one-target
+    step, target by target on the same frame (the K-target export is not
+    quantized; on a CPU one call of K targets was no faster than K calls,
+    `benchmarks.multi_target`), so each target's boxes are those of its
+    one-target int8 run.
+    """
+    num_targets = len(state["centre"])
+    if self.precision != "fp32":
+      out = [self.steps.step({k: np.asarray(v[i]) for k, v in state.items()},
+                             frame)
+             for i in range(num_targets)]
+      return (_stack([s for s, _, _ in out]),
+              np.stack([b for _, b, _ in out]))
+    state, box, _ = self.target_steps(num_targets).step(state, frame)
     return state, box
+
+
+def _stack(states: Sequence[dict[str, np.ndarray]]
+           ) -> dict[str, np.ndarray]:
+  """One-target states -> one state with a leading target axis K."""
+  return {k: np.stack([s[k] for s in states]) for k in states[0]}
 
 
 def make(name: str | None, spec: embedding.ModelSpec,

@@ -152,14 +152,22 @@ def test_int8_with_the_jax_backend_is_refused(variables):
                         precision="int4")
 
 
-def test_several_targets_in_int8_are_refused_not_run_in_fp32(
+def test_several_targets_in_int8_get_the_boxes_of_one_target_int8_runs(
     variables, calibration_dir):
   tracker = tracker_lib.Tracker(SPEC, variables, PARAMS,
                                 backend="onnxruntime", precision="int8",
                                 calibration=[calibration_dir])
-  frame = np.zeros((64, 80, 3), np.uint8)
-  with pytest.raises(ValueError, match="int8 tracks one target per call"):
-    tracker.init(frame, [[10, 10, 20, 20], [40, 30, 20, 20]])
+  frames, boxes = fake_datasets.frames_and_boxes(5, seed=2)
+  first = np.stack([boxes[0], boxes[0] + [6, -4, 2, 3]])
+  together, _ = tracker.track(frames, first)
+  assert together.shape == (5, 2, 4)
+  for k in range(2):
+    alone, _ = tracker.track(frames, first[k])
+    np.testing.assert_array_equal(together[:, k], alone)
+  # Never the fp32 K-target export behind an int8 tracker's back.
+  assert not tracker.backend._target_steps  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match="2-target export is fp32 only"):
+    tracker.backend.target_steps(2)
 
 
 def test_calibration_folders_without_frames_are_refused(tmp_path, variables):
