@@ -379,13 +379,27 @@ def otb_frame_range(name: str, frames: SequenceOf[pathlib.Path],
   span = OTB_FRAMES.get(name.lower())
   if span is None or gt_lines >= len(frames):
     return list(frames)
+  return frames_numbered(frames, *span,
+                         f"{name} uses frames {span[0]}..{span[1]} (the OTB "
+                         "toolkit's range)")
+
+
+def frames_numbered(frames: SequenceOf[pathlib.Path], start: int, end: int,
+                    what: str = "") -> list[pathlib.Path]:
+  """The frames numbered `start..end` (inclusive, the last number in their
+  names), in that order.
+
+  Raises:
+    FileNotFoundError: a frame of the range is missing; the message names
+      the folder, `what` (default: the range) and the first missing number.
+  """
   by_number = {_frame_number(f): f for f in frames}
-  wanted = range(span[0], span[1] + 1)
+  wanted = range(start, end + 1)
   missing = [i for i in wanted if i not in by_number]
   if missing:
     raise FileNotFoundError(
-        f"{pathlib.Path(frames[0]).parent}: {name} uses frames "
-        f"{span[0]}..{span[1]} (the OTB toolkit's range), {len(missing)} "
+        f"{pathlib.Path(frames[0]).parent}: "
+        f"{what or f'frames {start}..{end} expected'}, {len(missing)} "
         f"missing (first: number {missing[0]})")
   return [by_number[i] for i in wanted]
 

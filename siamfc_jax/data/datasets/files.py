@@ -35,14 +35,7 @@ def frames(folder: pathlib.Path, start: int | None = None,
     raise FileNotFoundError(f"{folder}: no frames (expected *.jpg, *.png)")
   if start is None:
     return found
-  by_number = {frame_number(f): f for f in found}
-  wanted = range(start, end + 1)
-  missing = [i for i in wanted if i not in by_number]
-  if missing:
-    raise FileNotFoundError(
-        f"{folder}: frames {start}..{end} expected, {len(missing)} missing "
-        f"(first: number {missing[0]})")
-  return [by_number[i] for i in wanted]
+  return sequences.frames_numbered(found, start, end)
 
 
 def read_flags(path: pathlib.Path, n: int) -> np.ndarray:
