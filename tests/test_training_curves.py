@@ -85,6 +85,17 @@ def test_recipes_are_summarised_over_their_seeds(tmp_path):
     training_curves.plot(runs, tmp_path / "loss.png", "train/loss")
 
 
+def test_runs_without_validation_by_tracking_are_named(tmp_path):
+  workdir = tmp_path / "a-s0"
+  workdir.mkdir()
+  (workdir / "config.json").write_text(json.dumps({"batch_size": 8}))
+  writer = SummaryWriter(str(workdir / "tensorboard"))
+  writer.add_scalar("train/loss", 1.0, 0)
+  writer.close()
+  with pytest.raises(ValueError, match=f"{workdir} has no track_val/auc"):
+    training_curves.summarise(training_curves.read_runs(tmp_path))
+
+
 def test_a_folder_without_runs_is_one_line_naming_it(tmp_path):
   proc = subprocess.run(
       [sys.executable, "-m", "experiments.compare_runs",

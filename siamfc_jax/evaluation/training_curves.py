@@ -135,7 +135,14 @@ def summarise(runs: Sequence[Run]) -> list[dict[str, object]]:
     Rows {recipe, seeds, pairs, start_auc, final_auc, final_auc_std,
     best_auc, best_auc_std, final_precision, final_peak_error}, in the
     order the recipes first appear in `runs`.
+
+  Raises:
+    ValueError: a run without validation by tracking.
   """
+  for r in runs:
+    if AUC_TAG not in r.scalars:
+      raise ValueError(f"{r.workdir} has no {AUC_TAG}: train it with "
+                       "--config.track_val.root set")
   rows = []
   for recipe in dict.fromkeys(r.recipe for r in runs):
     group = [r for r in runs if r.recipe == recipe]
