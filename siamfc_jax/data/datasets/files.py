@@ -3,22 +3,12 @@ name lists and the tables shipped in `tables/`.
 """
 
 import importlib.resources
-import os
 import pathlib
 import re
 
 import numpy as np
 
 from siamfc_jax.data import sequences
-
-_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
-
-
-def frame_number(path: os.PathLike | str) -> int | None:
-  """The last number in a frame file's stem (`000123.jpg` -> 123), or None."""
-  match = _LAST_NUMBER.search(pathlib.Path(path).stem)
-  return int(match.group(1)) if match else None
-
 
 def frames(folder: pathlib.Path, start: int | None = None,
            end: int | None = None) -> list[pathlib.Path]:
