@@ -4,8 +4,10 @@ The ONNX steps of `tracking.init_targets` / `track_step_targets` (the ports
 of `export.signatures` with a leading K on the box, the per-target state
 and the outputs; the frame and `fill` shared), and `TargetSteps`, which runs
 them in ONNX Runtime for the onnxruntime backend. One export per K: the
-cross-correlation is a convolution with one group per target, and an ONNX
-Conv's group count cannot be symbolic.
+steps crop and locate target by target (a loop over K,
+`tracking.track_step_targets`), and CFNet's cross-correlation is a
+convolution with one group per target, whose count an ONNX Conv cannot
+take symbolically.
 """
 
 from __future__ import annotations

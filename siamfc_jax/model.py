@@ -74,16 +74,17 @@ class SiamFC(nn.Module):
   def xcorr(self, z_tmpl: jax.Array, x_feat: jax.Array) -> jax.Array:
     """Raw correlation (CFNet's `join_out`), before the adjust layer.
 
-    `split_groups` False marks the graph for ONNX Runtime, which runs the
-    convolution form of `xcorr` fastest. XLA gets the matrix-product form
-    for large templates (CFNet's, 17 to 30 cells: 7x faster on XLA:CPU)
-    and the convolution for SiamFC's 6x6 (8 ms against 4, little beside
-    the embedding's 400), so that SiamFC computes exactly as in ONNX
-    Runtime and the backends' boxes agree.
+    Small templates (SiamFC's 6x6) take the gather form of `xcorr` on every
+    backend, the fastest on XLA and ONNX Runtime alike, so that SiamFC
+    computes the same in both and the backends' boxes agree. Large ones
+    (CFNet's, 17 to 30 cells) take the matrix-product form on XLA (7x
+    faster than the convolution on XLA:CPU) and the convolution in graphs
+    for ONNX Runtime (`split_groups` False), which runs it fastest.
     """
-    large = z_tmpl.shape[1] * z_tmpl.shape[2] >= 16 * 16
+    if z_tmpl.shape[1] * z_tmpl.shape[2] < 16 * 16:
+      return xcorr_lib.xcorr(z_tmpl, x_feat, "gather")
     return xcorr_lib.xcorr(z_tmpl, x_feat,
-                           "matmul" if self.split_groups and large else "conv")
+                           "matmul" if self.split_groups else "conv")
 
   def score(self, z_tmpl: jax.Array, x_feat: jax.Array) -> jax.Array:
     """[B, Ht, Wt, C], [B * S, Hx, Wx, C] -> [B * S, Ho, Wo] float32 scores."""

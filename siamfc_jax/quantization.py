@@ -7,13 +7,17 @@ no hand-written quantizer):
 
 - QDQ format: QuantizeLinear / DequantizeLinear pairs around the quantized
   nodes, which ONNX Runtime fuses into integer kernels (QLinearConv);
-- the embedding's convolutions only (`op_types_to_quantize=["Conv"]`):
-  int8 weights per output channel (symmetric), uint8 activations
-  (asymmetric, min/max of the calibration inputs). The crop, the
-  upsampling, the penalties, the arg-max and the box update stay float; so
-  does the cross-correlation (a Conv whose filter is the state's `z_feat`,
-  not a constant) unless `quantize_xcorr` (measured in docs/int8.md: it
-  does not pay) and CFNet's correlation filter (MatMuls);
+- the embedding's convolutions only: int8 weights per output channel
+  (symmetric), uint8 activations (asymmetric, min/max of the calibration
+  inputs). "Relu" is in `op_types_to_quantize` too, so that the quantizer
+  folds each ReLU into its convolution's output quantization: the layers
+  then pass int8 to each other, without a float round trip
+  (DequantizeLinear, bias, ReLU, QuantizeLinear; measured in docs/int8.md).
+  The crop, the upsampling, the penalties, the arg-max and the box update
+  stay float; so do the cross-correlation (a MatMul and a gather for
+  SiamFC; a Conv whose filter is the state, not a constant, for CFNet's
+  large templates: quantized, it was measured slower) and CFNet's
+  correlation filter (MatMuls);
 - calibration inputs are real: both steps' inputs collected by running the
   fp32 steps over calibration sequences (default: the bundled demo clip),
   the exemplar step on every calibration frame with the fp32 tracker's box
@@ -264,14 +268,13 @@ def _quiet_quantizer() -> Iterator[None]:
       h.removeFilter(drop)
 
 
-def quantize_step(blob: bytes, inputs: Sequence[dict[str, np.ndarray]],
-                  quantize_xcorr: bool = False) -> bytes:
+def quantize_step(blob: bytes, inputs: Sequence[dict[str, np.ndarray]]
+                  ) -> bytes:
   """One fp32 ONNX step -> the int8 one (see module doc).
 
   Args:
     blob: the serialised fp32 ModelProto.
     inputs: calibration inputs, {input name: array} per call.
-    quantize_xcorr: also quantize the cross-correlation.
 
   Returns:
     The serialised quantized ModelProto, its precision in the metadata.
@@ -283,12 +286,12 @@ def quantize_step(blob: bytes, inputs: Sequence[dict[str, np.ndarray]],
   proto = onnx.load_from_string(fold_constants(blob))
   if METADATA_KEY in {p.key for p in proto.metadata_props}:
     raise ValueError("the step is quantized already")
-  exclude = [] if quantize_xcorr else _xcorr_nodes(proto)
   with tempfile.TemporaryDirectory() as tmp, _quiet_quantizer():
     out = os.path.join(tmp, "int8.onnx")
     q.quantize_static(
         proto, out, _Reader(inputs), quant_format=q.QuantFormat.QDQ,
-        op_types_to_quantize=["Conv"], nodes_to_exclude=exclude,
+        op_types_to_quantize=["Conv", "Relu"],
+        nodes_to_exclude=_xcorr_nodes(proto),
         per_channel=True, activation_type=q.QuantType.QUInt8,
         weight_type=q.QuantType.QInt8,
         calibrate_method=q.CalibrationMethod.MinMax,
@@ -300,7 +303,7 @@ def quantize_step(blob: bytes, inputs: Sequence[dict[str, np.ndarray]],
 
 
 def quantize_steps(sidecar: dict, blobs: dict[str, bytes],
-                   calibration: Calibration, quantize_xcorr: bool = False
+                   calibration: Calibration
                    ) -> tuple[dict, dict[str, bytes]]:
   """The fp32 steps of `export.export_steps` -> int8 steps and sidecar.
 
@@ -317,14 +320,13 @@ def quantize_steps(sidecar: dict, blobs: dict[str, bytes],
   if sidecar.get("precision", "fp32") != "fp32":
     raise ValueError(f"the export is {sidecar['precision']} already")
   inputs = {"exemplar": calibration.exemplar, "frame": calibration.frame}
-  out = {name: quantize_step(blobs[name], inputs[name], quantize_xcorr)
+  out = {name: quantize_step(blobs[name], inputs[name])
          for name in export.STEPS}
   sidecar = {**sidecar, "precision": "int8", "calibration": {
       **calibration.describe(),
       "frame_step_inputs": len(calibration.frame),
       "exemplar_step_inputs": len(calibration.exemplar),
-      "quantized": "Conv nodes" + (" incl. the xcorr" if quantize_xcorr
-                                   else ", not the xcorr"),
+      "quantized": "the embedding's Conv nodes, their ReLUs folded",
       "weights": "int8, symmetric, per output channel",
       "activations": "uint8, asymmetric, per tensor",
       "format": "QDQ (onnxruntime.quantization.quantize_static)"}}
@@ -335,7 +337,6 @@ def int8_steps(spec: embedding.ModelSpec, variables: model.Variables,
                params: tracking.TrackParams,
                calibration: Sequence[str | os.PathLike] | None = None,
                max_frames: int = CALIBRATION_FRAMES, gray: bool = False,
-               quantize_xcorr: bool = False,
                num_threads: int | None = None
                ) -> tuple[dict, dict[str, bytes]]:
   """Exports both steps, calibrates on real frames and quantizes them.
@@ -346,7 +347,6 @@ def int8_steps(spec: embedding.ModelSpec, variables: model.Variables,
     calibration: sequence folders to calibrate on; None: the demo clip.
     max_frames: calibration frames per sequence.
     gray: calibrate on grayscale frames (a gray twin's steps).
-    quantize_xcorr: also quantize the cross-correlation.
     num_threads: ONNX Runtime threads of the fp32 calibration runs.
 
   Returns:
@@ -361,4 +361,4 @@ def int8_steps(spec: embedding.ModelSpec, variables: model.Variables,
   steps = export.ExportedSteps(sidecar, blobs, "fp32 calibration steps",
                                num_threads=num_threads)
   found = collect(steps, seqs, max_frames, gray)
-  return quantize_steps(sidecar, blobs, found, quantize_xcorr)
+  return quantize_steps(sidecar, blobs, found)

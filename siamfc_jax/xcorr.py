@@ -3,33 +3,40 @@
 import jax
 from jax import lax
 import jax.numpy as jnp
+import numpy as np
 
 
-METHODS = ("matmul", "conv")
+METHODS = ("gather", "matmul", "conv")
 
 
 def xcorr(z_feat: jax.Array, x_feat: jax.Array,
-          method: str = "matmul") -> jax.Array:
+          method: str = "gather") -> jax.Array:
   """Scores every sub-window of each search map against its exemplar (Eq. 2).
 
   No kernel flip, as MatConvNet's `XCorr`. The same call covers training
   (B exemplars x B searches, S = 1) and tracking (1 exemplar x S scales).
 
-  Two formulations, equal to float32 rounding:
-  - "matmul" (for XLA): one matrix product of row-patches of the search
-    maps (every window of the template's width) with each template row,
-    the rows then summed along the diagonal. XLA:CPU runs the convolution
-    below very slowly for CFNet's large templates (25x25, 3 scales: 270 ms
-    against 40 ms; SiamFC's 6x6: 8 against 4 ms).
-  - "conv" (for ONNX Runtime, whose convolution is faster still): one
-    grouped convolution, the batch folded into the channels and each
-    exemplar the filter of its own group.
+  Three formulations, equal to float32 rounding:
+  - "gather" (small templates, SiamFC's 6x6, on every backend): one matrix
+    product of every search cell with every template cell, then each
+    output sums its Hz * Wz products that line up, picked by one gather of
+    constant indices. The fastest for small templates on XLA and ONNX
+    Runtime alike (docs/int8.md, "What else was tried"); its gradient is a
+    scatter-add, where the grouped convolution's is very slow on XLA:CPU.
+  - "matmul" (large templates on XLA): one matrix product of row-patches of
+    the search maps (every window of the template's width) with each
+    template row, the rows then summed along the diagonal. XLA:CPU runs
+    the convolution very slowly for CFNet's large templates (25x25, 3
+    scales: 270 ms against 40 ms).
+  - "conv" (large templates on ONNX Runtime): one grouped convolution, the
+    batch folded into the channels and each exemplar the filter of its own
+    group.
 
   Args:
     z_feat: [B, Hz, Wz, C] float32 exemplar embeddings (templates).
     x_feat: [B * S, Hx, Wx, C] float32 search embeddings, S per exemplar,
       ordered exemplar-major (searches of exemplar 0 first).
-    method: "matmul" or "conv".
+    method: one of `METHODS`.
 
   Returns:
     [B * S, Hx - Hz + 1, Wx - Wz + 1] float32 raw correlation maps
@@ -45,6 +52,8 @@ def xcorr(z_feat: jax.Array, x_feat: jax.Array,
   s, ho, wo = bs // b, hx - hz + 1, wx - wz + 1
   if method == "conv":
     return _xcorr_conv(z_feat, x_feat, s)
+  if method == "gather":
+    return _xcorr_gather(z_feat, x_feat, s)
   if method != "matmul":
     raise ValueError(f"xcorr method must be one of {METHODS}, got {method!r}")
   x = x_feat.reshape(b, s, hx, wx, c)
@@ -73,3 +82,22 @@ def _xcorr_conv(z_feat: jax.Array, x_feat: jax.Array, s: int) -> jax.Array:
       dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=b)
   # [S, Ho, Wo, B] -> [B * S, Ho, Wo]
   return jnp.transpose(out, (3, 0, 1, 2)).reshape(bs, *out.shape[1:3])
+
+
+def _xcorr_gather(z_feat: jax.Array, x_feat: jax.Array, s: int) -> jax.Array:
+  """`xcorr` as products of all cell pairs, then a gather of the aligned."""
+  b, hz, wz, c = z_feat.shape
+  bs, hx, wx, _ = x_feat.shape
+  ho, wo = hx - hz + 1, wx - wz + 1
+  # p[b, s, cell (i, j), k] = <template b's cell k, search cell (i, j)>
+  p = jnp.einsum("bsnc,bkc->bsnk", x_feat.reshape(b, s, hx * wx, c),
+                 z_feat.reshape(b, hz * wz, c),
+                 precision=lax.Precision.HIGHEST)
+  # Output (r, q) sums template cell (u, v) against search cell
+  # (r + u, q + v): flat index of that product in p's last two axes.
+  r, q, u, v = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(hz),
+                           np.arange(wz), indexing="ij")
+  index = ((r + u) * wx + q + v) * (hz * wz) + u * wz + v
+  aligned = jnp.take(p.reshape(b, s, -1),
+                     jnp.asarray(index.reshape(-1), jnp.int32), axis=2)
+  return aligned.reshape(bs, ho, wo, hz * wz).sum(axis=-1)

@@ -72,17 +72,16 @@ def test_int8_export_quantizes_the_convolutions_and_names_its_calibration(
   nodes = _ops((int8_export / "frame.onnx").read_bytes())
   by_output = {o: n for n in nodes for o in n.output}
   convs = [n for n in nodes if n.op_type == "Conv"]
-  assert len(convs) == 6  # five layers and the xcorr
-  quantized = [n for n in convs
-               if by_output[n.input[0]].op_type == "DequantizeLinear"]
-  # Every layer reads int8 inputs; the xcorr (filter = state) stays float.
-  assert len(quantized) == 5
-  xcorr, = [n for n in convs if n not in quantized]
-  assert by_output[xcorr.input[1]].op_type != "DequantizeLinear"
-  # The upsampling and the arg-max stay float.
+  assert len(convs) == 5  # the five layers; the xcorr is a MatMul
+  # Every layer reads int8 inputs, and its ReLU is folded into the
+  # quantization of its output (no float round trip between layers).
+  assert all(by_output[n.input[0]].op_type == "DequantizeLinear"
+             for n in convs)
+  assert not [n for n in nodes if n.op_type == "Relu"]
+  # The xcorr, the upsampling and the arg-max stay float.
   assert not any(by_output.get(i) is not None
                  and by_output[i].op_type == "DequantizeLinear"
-                 for n in nodes if n.op_type in ("MatMul", "ArgMax")
+                 for n in nodes if n.op_type in ("MatMul", "Gather", "ArgMax")
                  for i in n.input)
 
 
