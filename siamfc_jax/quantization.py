@@ -12,7 +12,7 @@ no hand-written quantizer):
   inputs). "Relu" is in `op_types_to_quantize` too, so that the quantizer
   folds each ReLU into its convolution's output quantization: the layers
   then pass int8 to each other, without a float round trip
-  (DequantizeLinear, bias, ReLU, QuantizeLinear; measured in docs/int8.md).
+  (DequantizeLinear, ReLU, QuantizeLinear; measured in docs/int8.md).
   The crop, the upsampling, the penalties, the arg-max and the box update
   stay float; so do the cross-correlation (a MatMul and a gather for
   SiamFC; a Conv whose filter is the state, not a constant, for CFNet's
