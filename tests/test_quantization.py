@@ -5,6 +5,7 @@ the bundled network on demo frames for the one integration test. Skip
 without onnxruntime / jax2onnx.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -116,16 +117,36 @@ def test_int8_tracker_is_named_and_set_apart_from_fp32(variables,
   np.testing.assert_allclose(got, want, atol=2.0)
 
 
+# A tiny CFNet (30x30 features, 10x10 templates).
+CF_SPEC = embedding.ModelSpec(
+    layers=(embedding.ConvSpec(8, 7, stride=2, use_bias=True, pool_stride=2),
+            embedding.ConvSpec(8, 3, groups=2, use_bias=True)),
+    join="cf", cf_margin=10)
+CF_PARAMS = tracking.TrackParams(exemplar_size=135, instance_size=135,
+                                 response_up=8, z_lr=0.01, raw_scores=True)
+
+
+def test_a_conv_xcorr_stays_float_in_int8(calibration_dir):
+  """A large template's xcorr is a Conv whose filter is the state: the
+  quantizer leaves it out, the embedding's Convs read int8 inputs."""
+  spec = dataclasses.replace(CF_SPEC, cf_margin=3)  # 24x24 templates
+  net = model.init(spec, jax.random.key(0))
+  _, blobs = quantization.int8_steps(spec, net, CF_PARAMS,
+                                     [calibration_dir], max_frames=4)
+  nodes = _ops(blobs["frame"])
+  by_output = {o: n for n in nodes for o in n.output}
+  convs = [n for n in nodes if n.op_type == "Conv"]
+  quantized = [n for n in convs
+               if by_output[n.input[0]].op_type == "DequantizeLinear"]
+  assert len(quantized) == 4  # both layers, on the frame and the template
+  xcorr, = [n for n in convs if n not in quantized]
+  assert by_output[xcorr.input[1]].op_type != "DequantizeLinear"
+
+
 def test_a_gray_twin_in_int8_is_calibrated_on_gray_frames(calibration_dir):
   """CFNet's `_gray_` twins track grayscale sequences: their int8 steps
   see gray calibration frames; the template update stays float."""
-  spec = embedding.ModelSpec(
-      layers=(embedding.ConvSpec(8, 7, stride=2, use_bias=True,
-                                 pool_stride=2),
-              embedding.ConvSpec(8, 3, groups=2, use_bias=True)),
-      join="cf", cf_margin=10)
-  params = tracking.TrackParams(exemplar_size=135, instance_size=135,
-                                response_up=8, z_lr=0.01, raw_scores=True)
+  spec, params = CF_SPEC, CF_PARAMS
   net = model.init(spec, jax.random.key(0))
   gray_net = model.init(spec, jax.random.key(1))
   trackers = [tracker_lib.Tracker(spec, net, params, backend="onnxruntime",
