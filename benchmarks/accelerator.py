@@ -15,7 +15,7 @@ Rows, each the median of --timed_steps calls after 2 warm-up calls
   (`tracking.track_step_targets`); rate:
   target-frames per second;
 - `train B dtype`: the data-parallel train step of --train_config
-  (`benchmarking.time_train_step`) at global batch B in float32 and
+  (`train_timing.time_train_step`) at global batch B in float32 and
   bfloat16 (`config.compute_dtype`); rate: pairs per second.
 
 The header names the device kind and count, the JAX version and the
@@ -25,18 +25,23 @@ random network with small crops for smoke runs on a CPU.
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 from absl import app
 from absl import flags
 import jax
+from jax.sharding import Mesh
+import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
+from benchmarks import timing
+from benchmarks import train_timing
 from experiments import cli
-from siamfc_jax import benchmarking
 from siamfc_jax import embedding
 from siamfc_jax import model
+from siamfc_jax import sharding
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
 from siamfc_jax import training
@@ -76,6 +81,82 @@ def make_tracker(network: str) -> tracker_lib.Tracker:
   return tracker_lib.Tracker.pretrained("siamfc-3s", backend="jax")
 
 
+def time_sharded_batch(tracker: tracker_lib.Tracker, clip: timing.Clip,
+                       num_sequences: int, mesh: Mesh | None = None,
+                       warmup: int = timing.WARMUP_STEPS) -> np.ndarray:
+  """Times the lock-step step of evaluation: N sequences sharded over
+  `mesh` (`sharding.py`, as `tracker.track_many` runs them).
+
+  N copies of the clip, padded with idle slots to a multiple of the device
+  count; frames already on the devices.
+
+  Args:
+    tracker: network and hyper-parameters.
+    clip: frames[0] initialises; the others are tracked.
+    num_sequences: N.
+    mesh: devices (default: every local device).
+    warmup: untimed steps first.
+
+  Returns:
+    [len(frames) - 1 - warmup] float64 seconds per batched step.
+  """
+  mesh = mesh or sharding.local_mesh()
+  size = sharding.padded_size(num_sequences, mesh)
+  state = tracking.init_state_jit(tracker.variables,
+                                  jax.device_put(clip.frames[0]), clip.box,
+                                  tracker.spec, tracker.params)
+  state = sharding.put_batch(
+      jax.tree.map(lambda x: jnp.stack([x] * size), state), mesh)
+  variables = jax.device_put(tracker.variables, sharding.replicated(mesh))
+  active = sharding.put_batch(np.arange(size) < num_sequences, mesh)
+  seconds = []
+  for i, frame in enumerate(clip.frames[1:]):
+    frames = sharding.put_batch(np.broadcast_to(frame, (size,) + frame.shape),
+                                mesh)
+    jax.block_until_ready((frames, state))
+    start = time.perf_counter()
+    state, box, _ = tracking.track_step_batch(
+        variables, state, frames, active, tracker.spec, tracker.params)
+    jax.block_until_ready(box)
+    if i >= warmup:
+      seconds.append(time.perf_counter() - start)
+  return np.asarray(seconds)
+
+
+def time_targets(tracker: tracker_lib.Tracker, clip: timing.Clip,
+                 num_targets: int, warmup: int = timing.WARMUP_STEPS
+                 ) -> np.ndarray:
+  """Times `tracking.track_step_targets` (jitted): K targets in one video.
+
+  The K targets are the clip's box shifted by a few pixels each (the work
+  is that of K different targets); frames already on the device.
+
+  Returns:
+    [len(frames) - 1 - warmup] float64 seconds per step.
+  """
+  spec, params = tracker.spec, tracker.params
+  init = jax.jit(tracking.init_targets, static_argnames=("spec", "params"))
+  step = jax.jit(tracking.track_step_targets,
+                 static_argnames=("spec", "params"), donate_argnums=1)
+  offsets = np.stack([np.arange(num_targets) % 5 - 2,
+                      np.arange(num_targets) // 5 % 5 - 2, 0 * np.arange(
+                          num_targets), 0 * np.arange(num_targets)], axis=1)
+  boxes = (clip.box[None] + offsets).astype(np.float32)
+  state = init(tracker.variables, jax.device_put(clip.frames[0]), boxes,
+               spec=spec, params=params)
+  seconds = []
+  for i, frame in enumerate(clip.frames[1:]):
+    frame = jax.device_put(frame)
+    jax.block_until_ready((frame, state))
+    start = time.perf_counter()
+    state, box, _ = step(tracker.variables, state, frame, spec=spec,
+                         params=params)
+    jax.block_until_ready(box)
+    if i >= warmup:
+      seconds.append(time.perf_counter() - start)
+  return np.asarray(seconds)
+
+
 def measure(tracker: tracker_lib.Tracker, sequences: Sequence[int],
             targets: Sequence[int], train_config, train_batch: int,
             train_dtypes: Sequence[str], steps: int) -> list[dict]:
@@ -85,22 +166,21 @@ def measure(tracker: tracker_lib.Tracker, sequences: Sequence[int],
     Dicts {"row": label, "what": unit of `rate`, "ms": median ms per call,
     "rate": units per second}.
   """
-  clip = benchmarking.load_clip(steps)
+  clip = timing.load_clip(steps)
   rows = []
   for n in sequences:
-    ms = 1e3 * float(np.median(
-        benchmarking.time_sharded_batch(tracker, clip, n)))
+    ms = 1e3 * float(np.median(time_sharded_batch(tracker, clip, n)))
     rows.append({"row": f"track {n} seq", "what": "frames/s", "ms": ms,
                  "rate": n * 1e3 / ms})
   for k in targets:
-    ms = 1e3 * float(np.median(benchmarking.time_targets(tracker, clip, k)))
+    ms = 1e3 * float(np.median(time_targets(tracker, clip, k)))
     rows.append({"row": f"targets {k}", "what": "target-frames/s",
                  "ms": ms, "rate": k * 1e3 / ms})
   for dtype in train_dtypes:
     config = train_config.copy_and_resolve_references()
     with config.unlocked():
       config.compute_dtype = dtype
-    result = benchmarking.time_train_step(config, train_batch, steps)
+    result = train_timing.time_train_step(config, train_batch, steps)
     rows.append({"row": f"train {train_batch} {dtype}", "what": "pairs/s",
                  "ms": result["ms"], "rate": result["pairs_per_s"]})
   return rows

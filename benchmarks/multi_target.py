@@ -38,6 +38,7 @@ import numpy as np
 
 from siamfc_jax import backends
 from siamfc_jax import embedding
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import model
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
@@ -55,7 +56,7 @@ _REPEATS = flags.DEFINE_integer(
 _TINY = flags.DEFINE_bool("tiny_network", False, "A tiny random network (1/8 "
                           "width) instead of the bundled one: a smoke run.")
 
-# Flag names unlike those of experiments/benchmark.py (one process may
+# Flag names unlike those of benchmarks/tracking_speed.py (one process may
 # import both, as the tests do).
 # Frames of the warm-up run that compiles / exports each K.
 WARMUP_FRAMES = 2
@@ -170,7 +171,7 @@ def run(targets: Sequence[int], names: Sequence[str], num_frames: int,
   """
   seq = pretrained.demo_sequence()
   frames = list(seq.frames[:num_frames])
-  shape = tracker_lib.load_frame(frames[0]).shape
+  shape = frames_lib.load_frame(frames[0]).shape
   if tiny:
     spec = embedding.alexnet_spec(width=0.125)
     variables = model.init(spec, jax.random.key(0))

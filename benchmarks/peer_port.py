@@ -13,7 +13,7 @@ embedding is checked against ours first. Then both trackers run the
 sequence (an image folder; default: the bundled demo clip) in turn,
 --repeats times, so that other work on a shared machine slows both alike;
 with --precision=fp32,int8 ours runs in both precisions (int8: the
-onnxruntime backend quantized, `siamfc_jax/quantization.py`), each in turn.
+onnxruntime backend quantized, `siamfc_jax/export/int8.py`), each in turn.
 
 Per tracker and repeat it prints the median milliseconds of a tracker call
 (decoding excluded: the got10k toolkit's timing, which the port and
@@ -34,6 +34,7 @@ from absl import flags
 import numpy as np
 
 from experiments import cli
+from siamfc_jax import model
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.data import sequences
@@ -98,7 +99,6 @@ def embedding_difference(port_tracker) -> float:
   """Max relative difference of the port's embedding from ours on a random
   [255, 255, 3] image."""
   import torch  # pylint: disable=g-import-not-at-top
-  from siamfc_jax import model  # pylint: disable=g-import-not-at-top
   spec, variables = pretrained.network()
   image = np.random.default_rng(0).uniform(0, 255, (1, 255, 255, 3))
   ours = np.asarray(model.embed(spec, variables, image.astype(np.float32)))

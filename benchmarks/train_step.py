@@ -6,7 +6,7 @@ r"""Prints how many training pairs per second the jitted train step takes.
       --steps=3                                   # seconds, for a smoke run
   python -m benchmarks.train_step --compute_dtypes=float32,bfloat16
 
-Times `benchmarking.time_train_step`: the jitted train step of
+Times `train_timing.time_train_step`: the jitted train step of
 `training.make_steps` (forward, loss, backward, SGD and BN update, data
 parallel over every visible device) at the config's batch size and crops,
 on random uint8 pairs already on the device, so the figure is the
@@ -23,8 +23,8 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
+from benchmarks import train_timing
 from experiments import cli
-from siamfc_jax import benchmarking
 from siamfc_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -68,7 +68,7 @@ def main(argv):
       with variant.unlocked():
         variant.compute_dtype = dtype
       try:
-        row = benchmarking.time_train_step(variant, size, _STEPS.value)
+        row = train_timing.time_train_step(variant, size, _STEPS.value)
       except ValueError as e:  # e.g. a batch the devices do not divide
         raise app.UsageError(str(e)) from None
       cells.append(f" {row['ms']:>18.1f} {row['pairs_per_s']:>18.1f}")

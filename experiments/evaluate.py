@@ -16,7 +16,8 @@ layouts found.
 With --multihost (experiments/multihost.py) every process tracks its share
 of the sequences on its own devices and process 0 writes the one report
 (siamfc_jax/evaluation/distributed.py); --output must be a folder every
-process sees. Lock-step batches use every local device (sharding.py).
+process sees. Lock-step batches (jax backend) use every local device
+(sharding.py).
 
 Tracks every sequence of --root that has no result file yet (so a second run
 only re-scores; results that another tracker of the same name made, with
@@ -27,6 +28,10 @@ writes the results in the got10k toolkit's layout under
 precision plots. Trackers evaluated earlier into the same --output on the
 same sequences are drawn in the plots too. See
 siamfc_jax/evaluation/protocols.py for the layouts and the scores.
+
+Each sequence's results are written as soon as it is tracked (a lock-step
+batch's when the batch ends): a run that is stopped keeps them, and the next
+run tracks only the rest. On a terminal a bar shows the frames tracked.
 """
 
 import sys
@@ -34,6 +39,7 @@ import sys
 from absl import app
 from absl import flags
 import jax
+import tqdm
 
 from experiments import cli
 from experiments import precision
@@ -81,13 +87,14 @@ _BACKEND = flags.DEFINE_enum(
     "backend", "auto", ["auto", "jax", "onnxruntime"],
     "Where the tracking steps run; auto: ONNX Runtime on CPU when it is "
     "installed, else JAX. Lock-step batches (--batch) need jax; with "
-    "onnxruntime the sequences of a batch run one after the other.")
+    "onnxruntime the sequences run one at a time.")
 _OUTPUT = flags.DEFINE_string(
     "output", "eval_output", "Folder for results/ and reports/.")
 _BATCH = flags.DEFINE_integer(
-    "batch", protocols.DEFAULT_BATCH, "Most sequences tracked at once "
-    "(OTB, GOT-10k), sharded over every local device (rounded up to a "
-    "multiple of their number); lower it if memory runs out.",
+    "batch", protocols.DEFAULT_BATCH, "Most sequences tracked at once in "
+    "lock-step (OTB, GOT-10k; jax backend), sharded over every local device "
+    "(rounded up to a multiple of their number); lower it if memory runs "
+    "out.",
     lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Re-track sequences that already have results.")
@@ -137,7 +144,9 @@ def _base_tracker() -> tracker_lib.Tracker:
 
 
 def _log(line: str) -> None:
-  print(line, file=sys.stderr, flush=True)
+  # tqdm.write clears the progress bar (if any), prints, then redraws it.
+  tqdm.tqdm.write(line, file=sys.stderr)
+  sys.stderr.flush()
 
 
 def main(argv):
@@ -170,7 +179,8 @@ def main(argv):
         process=(jax.process_index(), jax.process_count()),
         timeout=_WAIT_TIMEOUT.value, batch_size=_BATCH.value,
         overwrite=_OVERWRITE.value, max_frames=_MAX_FRAMES.value,
-        eao_interval=metrics.EAO_INTERVALS[int(_EAO_YEAR.value)], log=_log)
+        eao_interval=metrics.EAO_INTERVALS[int(_EAO_YEAR.value)], log=_log,
+        progress_bar=True)
   except (ValueError, TimeoutError) as e:  # e.g. another tracker's results
     raise app.UsageError(str(e)) from None
   if result is None:  # not process 0: its share is written

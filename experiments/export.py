@@ -7,14 +7,14 @@ r"""Exports the tracker's two steps to ONNX or StableHLO, with a JSON sidecar.
       [--calibration=path/to/seq1,path/to/seq2]
 
 Writes exemplar.<ext>, frame.<ext> and siamfc_export.json into --out (see
-siamfc_jax/export.py for what each step takes and returns), prints each
+siamfc_jax/export/ for what each step takes and returns), prints each
 file and its size, then runs the written files on the first frames of the
 bundled demo clip and prints how far their score maps and boxes are from
 the JAX step's. The network is the bundled original SiamFC unless
 --checkpoint is given. With --precision=int8 the ONNX steps are quantized
 after calibrating on the --calibration sequences (default: the demo clip;
 the sidecar names them), and the parity printed is that of int8 with the
-fp32 JAX step: close, not equal (siamfc_jax/quantization.py).
+fp32 JAX step: close, not equal (siamfc_jax/export/int8.py).
 """
 
 import json
@@ -28,6 +28,7 @@ from experiments import cli
 from experiments import precision
 from siamfc_jax import export
 from siamfc_jax import pretrained
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
 
@@ -99,7 +100,7 @@ def main(argv):
   if not _PARITY_FRAMES.value:
     return
   seq = pretrained.demo_sequence()
-  frames = [tracker_lib.load_frame(p)
+  frames = [frames_lib.load_frame(p)
             for p in seq.frames[:_PARITY_FRAMES.value + 1]]
   if frame_size and (frames[0].shape[1], frames[0].shape[0]) != tuple(
       frame_size):

@@ -31,16 +31,17 @@ drawn but not scored with several targets (it is one target's). One
 import contextlib
 import itertools
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 import numpy as np
+import tqdm
 
 from experiments import cli
 from experiments import precision
 from siamfc_jax import boxes as boxes_lib
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
@@ -143,23 +144,10 @@ def open_input(seq: str | None, init_box: str | np.ndarray | None):
           s.boxes if has_gt else None)
 
 
-def _progress(done: int, total: int | None, start: float) -> None:
-  """A one-line progress bar on a terminal, a line per 50 frames otherwise."""
-  tty = sys.stderr.isatty()
-  if done != total and done % (10 if tty else 50):
-    return
-  rate = done / max(time.perf_counter() - start, 1e-9)
-  of = f"/{total}" if total else ""
-  bar = ""
-  if total:
-    filled = round(30 * done / total)
-    bar = "[" + "#" * filled + "." * (30 - filled) + "] "
-  start_of_line, end_of_line = ("\r", "") if tty else ("", "\n")
-  sys.stderr.write(f"{start_of_line}  {bar}frame {done}{of} "
-                   f"({rate:.1f} frames/s){end_of_line}")
-  if tty and done == total:
-    sys.stderr.write("\n")
-  sys.stderr.flush()
+def _progress_bar(total: int | None) -> tqdm.tqdm:
+  """A bar of the frames tracked (count, frames/s, time left) on stderr;
+  silent when stderr is not a terminal (logs, pipes, tests)."""
+  return tqdm.tqdm(total=total, unit="frame", disable=None)
 
 
 def _prepare(first_box):
@@ -197,12 +185,12 @@ def main(argv):
   print(f"Tracking {name} ({total or '?'} frames) with {tracker.name} "
         f"({tracker.backend.name} backend, {tracker.precision})")
   boxes, times, start = [], [], time.perf_counter()
-  with open(output, "w") as f:
+  with open(output, "w") as f, _progress_bar(total) as bar:
     for b, seconds in tracker.track_iter(frames, box):
       f.write(",".join(f"{v:.3f}" for v in b) + "\n")
       boxes.append(b)
       times.append(seconds)
-      _progress(len(boxes), total, start)
+      bar.update()
   boxes = np.stack(boxes)
   steps = np.asarray(times[1:])
   print(f"Wrote {len(boxes)} boxes to {output}")
@@ -221,7 +209,7 @@ def main(argv):
     frames_again = video.read_video(_SEQ.value) if total is None else frames
     gt_rows = gt if gt is not None else [None] * len(boxes)
     n = render.write_video(render_to, (
-        render.draw_boxes(tracker_lib.load_frame(fr), [g, b],
+        render.draw_boxes(frames_lib.load_frame(fr), [g, b],
                           [render.GROUND_TRUTH_COLOUR,
                            render.PREDICTION_COLOUR], f"#{i + 1}")
         for i, (fr, b, g) in enumerate(zip(frames_again, boxes, gt_rows))))
@@ -240,13 +228,14 @@ def track_targets(tracker: tracker_lib.Tracker, targets: np.ndarray) -> None:
   boxes, times, start = [], [], time.perf_counter()
   with contextlib.ExitStack() as stack:
     files = [stack.enter_context(open(path, "w")) for path in outputs]
+    bar = stack.enter_context(_progress_bar(total))
     for b, seconds in tracker.track_iter(frames, targets):
       for f, box in zip(files, b):
         f.write(",".join(f"{v:.3f}" for v in box) + "\n")
         f.flush()
       boxes.append(b)
       times.append(seconds)
-      _progress(len(boxes), total, start)
+      bar.update()
   boxes = np.stack(boxes)  # [N, K, 4]
   steps = np.asarray(times[1:])
   print(f"Wrote {len(boxes)} boxes per target to {outputs[0]} ... "
@@ -263,7 +252,7 @@ def track_targets(tracker: tracker_lib.Tracker, targets: np.ndarray) -> None:
     frames_again = video.read_video(_SEQ.value) if total is None else frames
     gt_rows = gt if gt is not None else [None] * len(boxes)
     n = render.write_video(render_to, (
-        render.draw_targets(tracker_lib.load_frame(fr), b, g, f"#{i + 1}")
+        render.draw_targets(frames_lib.load_frame(fr), b, g, f"#{i + 1}")
         for i, (fr, b, g) in enumerate(zip(frames_again, boxes, gt_rows))))
     print(f"Rendered {n} frames to {render_to} (target k in its colour with "
           "its index; green: ground truth)")

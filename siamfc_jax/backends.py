@@ -1,6 +1,6 @@
 """Where the tracker's two steps run: JAX (XLA) or ONNX Runtime.
 
-Both backends run the same steps (`export.py`: the exemplar step, then one
+Both backends run the same steps (`export/`: the exemplar step, then one
 frame step per frame) over the same state, and give the same boxes to well
 under a pixel:
 
@@ -21,7 +21,7 @@ K targets in one video: `init_targets(frame, boxes)` with [K, 4] boxes and
 for all K (ONNX Runtime: an export per K, made at its first use and kept).
 
 The onnxruntime backend also runs the steps in int8 (`precision="int8"`,
-`quantization.py`): quantized at the first `init`, after calibrating on
+`export/int8.py`): quantized at the first `init`, after calibrating on
 real frames (the bundled demo clip by default), one symbolic-size export
 for every frame size as in fp32. Its boxes are close to, not equal to,
 the fp32 ones (docs/int8.md). K targets in int8 take its one-target step
@@ -38,10 +38,13 @@ import jax
 import numpy as np
 
 from siamfc_jax import embedding
-from siamfc_jax import export
-from siamfc_jax import export_targets
 from siamfc_jax import model
 from siamfc_jax import tracking
+from siamfc_jax.export import int8
+from siamfc_jax.export import ports
+from siamfc_jax.export import runner
+from siamfc_jax.export import steps as steps_lib
+from siamfc_jax.export import targets
 
 BACKENDS = ("jax", "onnxruntime")
 # What `pip` needs for the onnxruntime backend. jax2onnx 0.17.1 declares
@@ -129,7 +132,7 @@ class OnnxRuntimeBackend:
 
   The steps are exported on first use, with a symbolic frame size, and kept:
   later sequences of any frame size reuse the same sessions. In int8 they
-  are also calibrated and quantized then (`quantization.int8_steps`).
+  are also calibrated and quantized then (`int8.int8_steps`).
   """
 
   name = "onnxruntime"
@@ -149,36 +152,32 @@ class OnnxRuntimeBackend:
         bundled demo clip.
       gray: int8: calibrate on grayscale frames (a CFNet gray twin).
     """
-    if precision not in export.PRECISIONS:
-      raise ValueError(f"unknown precision {precision!r}; choose one of "
-                       f"{list(export.PRECISIONS)}")
+    int8.check_precision(precision)
     self.spec, self.variables, self.params = spec, variables, params
     self.num_threads = num_threads
     self.precision, self.gray = precision, gray
     self.calibration = list(calibration) if calibration else None
     self.calibration_info = None
     if precision == "int8":  # bad folders fail here, not at the first init
-      from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
-      self.calibration_info = quantization.describe(
-          quantization.calibration_sequences(self.calibration))
-    self._steps: export.ExportedSteps | None = None
-    self._target_steps: dict[int, export_targets.TargetSteps] = {}
+      self.calibration_info = int8.describe(
+          int8.calibration_sequences(self.calibration))
+    self._steps: runner.ExportedSteps | None = None
+    self._target_steps: dict[int, targets.TargetSteps] = {}
 
   @property
-  def steps(self) -> export.ExportedSteps:
+  def steps(self) -> runner.ExportedSteps:
     """The exported steps (exported and opened at the first call)."""
     if self._steps is None and self.precision == "int8":
-      from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
-      sidecar, blobs = quantization.int8_steps(
+      sidecar, blobs = int8.int8_steps(
           self.spec, self.variables, self.params, self.calibration,
           gray=self.gray, num_threads=self.num_threads)
-      self._steps = export.ExportedSteps(sidecar, blobs,
+      self._steps = runner.ExportedSteps(sidecar, blobs,
                                          "onnxruntime backend (int8)",
                                          num_threads=self.num_threads)
     elif self._steps is None:
-      sidecar, blobs = export.export_steps(self.spec, self.variables,
-                                           self.params, "onnx")
-      self._steps = export.ExportedSteps(sidecar, blobs, "onnxruntime backend",
+      sidecar, blobs = steps_lib.export_steps(self.spec, self.variables,
+                                              self.params, "onnx")
+      self._steps = runner.ExportedSteps(sidecar, blobs, "onnxruntime backend",
                                          num_threads=self.num_threads)
     return self._steps
 
@@ -192,7 +191,7 @@ class OnnxRuntimeBackend:
     state, box, _ = self.steps.step(state, frame)
     return state, box
 
-  def target_steps(self, num_targets: int) -> export_targets.TargetSteps:
+  def target_steps(self, num_targets: int) -> targets.TargetSteps:
     """The K-target steps, exported at the first use of each K and kept.
 
     One export per K: the cross-correlation is a convolution with one group
@@ -203,9 +202,9 @@ class OnnxRuntimeBackend:
                        f"{self.precision} steps targets one by one "
                        "(step_targets)")
     if num_targets not in self._target_steps:
-      blobs = export_targets.export_target_steps(self.spec, self.variables,
-                                         self.params, num_targets)
-      self._target_steps[num_targets] = export_targets.TargetSteps(
+      blobs = targets.export_target_steps(self.spec, self.variables,
+                                          self.params, num_targets)
+      self._target_steps[num_targets] = targets.TargetSteps(
           self.spec, self.params, blobs, num_targets, self.num_threads)
     return self._target_steps[num_targets]
 
@@ -214,7 +213,7 @@ class OnnxRuntimeBackend:
     """Exemplar step of K targets: [H, W, 3] uint8 frame, [K, 4] float32
     boxes; one call in fp32, target by target in int8 (below)."""
     if self.precision != "fp32":
-      return _stack([self.steps.init(frame, b) for b in box])
+      return ports.stack([self.steps.init(frame, b) for b in box])
     return self.target_steps(len(box)).init(frame, box)
 
   def step_targets(self, state: dict[str, np.ndarray], frame: np.ndarray
@@ -232,16 +231,10 @@ class OnnxRuntimeBackend:
       out = [self.steps.step({k: np.asarray(v[i]) for k, v in state.items()},
                              frame)
              for i in range(num_targets)]
-      return (_stack([s for s, _, _ in out]),
+      return (ports.stack([s for s, _, _ in out]),
               np.stack([b for _, b, _ in out]))
     state, box, _ = self.target_steps(num_targets).step(state, frame)
     return state, box
-
-
-def _stack(states: Sequence[dict[str, np.ndarray]]
-           ) -> dict[str, np.ndarray]:
-  """One-target states -> one state with a leading target axis K."""
-  return {k: np.stack([s[k] for s in states]) for k in states[0]}
 
 
 def make(name: str | None, spec: embedding.ModelSpec,
@@ -260,9 +253,7 @@ def make(name: str | None, spec: embedding.ModelSpec,
   Raises:
     ValueError: an unknown backend or precision, or "int8" on JAX.
   """
-  if precision not in export.PRECISIONS:
-    raise ValueError(f"unknown precision {precision!r}; choose one of "
-                     f"{list(export.PRECISIONS)}")
+  int8.check_precision(precision)
   resolved = resolve(name)
   if resolved == "jax":
     if precision != "fp32":

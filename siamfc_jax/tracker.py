@@ -22,7 +22,7 @@ one-target path of before, shapes included; `[1, 4]` is K = 1 (boxes
 `track_many` and the got10k adapter are one target per sequence.
 
 `precision="int8"` runs the onnxruntime steps quantized
-(`quantization.py`): faster on a CPU, boxes close to the fp32 ones.
+(`export/int8.py`): faster on a CPU, boxes close to the fp32 ones.
 """
 
 from __future__ import annotations
@@ -36,146 +36,17 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
-
 from siamfc_jax import backends
+from siamfc_jax import checkpoints
+from siamfc_jax import convert
 from siamfc_jax import embedding
-from siamfc_jax import export
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import model
+from siamfc_jax import pretrained
 from siamfc_jax import sharding
 from siamfc_jax import tracking
-
-Frame = Any  # a path, a PIL image or an [H, W(, C)] array
-
-
-def load_frame(frame: Frame) -> np.ndarray:
-  """Reads and converts one frame to [H, W, 3] uint8 RGB.
-
-  Args:
-    frame: a file path, a PIL image, or an array [H, W], [H, W, 1],
-      [H, W, 3] or [H, W, 4] of uint8, uint16 (scaled by 1/257; also 16-bit
-      image files), other integers within [0, 255], or float (rounded,
-      clipped to [0, 255]). Grayscale is replicated, alpha dropped.
-
-  Returns:
-    [H, W, 3] uint8 array.
-
-  Raises:
-    FileNotFoundError, ValueError: naming the file or the shape/dtype.
-  """
-  if isinstance(frame, (str, os.PathLike)):
-    if not os.path.isfile(frame):
-      raise FileNotFoundError(f"frame not found: {frame}")
-    try:
-      with Image.open(frame) as img:
-        img.load()
-        return load_frame(img)
-    except (OSError, SyntaxError, ValueError) as e:
-      raise ValueError(f"cannot decode frame {frame}: {e}") from e
-  if isinstance(frame, Image.Image):
-    if frame.mode != "I" and not frame.mode.startswith("I;16"):
-      return np.asarray(frame.convert("RGB"))
-    # 16-bit files (PNG, PGM, TIFF) open as "I;16*" or as 32-bit "I".
-    frame = np.asarray(frame)
-    if frame.size and (frame.min() < 0 or frame.max() > 65535):
-      raise ValueError(f"32-bit integer frame with values outside the "
-                       f"16-bit range: [{frame.min()}, {frame.max()}]")
-    frame = frame.astype(np.uint16)
-  a = np.asarray(frame)
-  if a.ndim == 3 and a.shape[2] in (1, 3, 4):
-    a = a[..., :3] if a.shape[2] != 1 else a[..., 0]
-  if a.ndim == 2:
-    a = np.repeat(a[..., None], 3, axis=2)
-  if a.ndim != 3 or a.shape[2] != 3 or min(a.shape[:2]) < 1:
-    raise ValueError(f"frame must be [H, W], [H, W, 1|3|4]; got {a.shape}")
-  if a.dtype == np.uint8:
-    return a
-  # By type, not content, so a dark 16-bit frame is scaled like a bright one.
-  if a.dtype.kind == "u" and a.dtype.itemsize == 2:
-    return np.clip(np.rint(a / 257.0), 0, 255).astype(np.uint8)
-  if a.dtype.kind in "iu":
-    if a.min() < 0 or a.max() > 255:
-      raise ValueError(
-          f"{a.dtype} frame with values in [{a.min()}, {a.max()}]: integer "
-          "frames must be uint8, uint16 or within [0, 255]")
-    return a.astype(np.uint8)
-  if a.dtype.kind == "f":
-    if not np.all(np.isfinite(a)):
-      raise ValueError("frame has NaN or infinite pixels")
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
-  raise ValueError(f"unsupported frame dtype {a.dtype}")
-
-
-def check_frame_shape(frame: np.ndarray, first_shape: Sequence[int],
-                      source: Frame | None = None,
-                      index: int | None = None) -> None:
-  """Checks that a decoded frame has the first frame's shape.
-
-  Raises:
-    ValueError: naming the frame's file (when `source` is a path) or its
-      index, and both shapes.
-  """
-  if tuple(frame.shape) == tuple(first_shape):
-    return
-  if isinstance(source, (str, os.PathLike)):
-    where = f"{os.fspath(source)}: "
-  else:
-    where = "" if index is None else f"frame {index}: "
-  raise ValueError(f"{where}frame shape {tuple(frame.shape)} differs from "
-                   f"the first frame's {tuple(first_shape)}")
-
-
-def check_box(box, frame_shape: Sequence[int]) -> np.ndarray:
-  """Validates a box against its frame.
-
-  Args:
-    box: 4 numbers [x, y, w, h] (see `boxes.py`).
-    frame_shape: (H, W, ...) of the frame.
-
-  Returns:
-    [4] float32 box.
-
-  Raises:
-    ValueError: not 4 finite numbers, w or h <= 0, or no overlap with the
-      frame.
-  """
-  b = np.asarray(box, np.float64).reshape(-1)
-  if b.size != 4 or not np.all(np.isfinite(b)):
-    raise ValueError(f"box must be 4 finite numbers [x, y, w, h]; got {box}")
-  x, y, w, h = b
-  if w <= 0 or h <= 0:
-    raise ValueError(f"box width and height must be > 0; got {box}")
-  height, width = frame_shape[:2]
-  if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-    raise ValueError(f"box {box} lies outside the {width}x{height} frame")
-  return b.astype(np.float32)
-
-
-def check_boxes(box, frame_shape: Sequence[int]) -> np.ndarray:
-  """Validates K target boxes against their frame (`check_box` each).
-
-  Args:
-    box: [K, 4] numbers, one [x, y, w, h] per target, K >= 1.
-    frame_shape: (H, W, ...) of the frame.
-
-  Returns:
-    [K, 4] float32 boxes.
-
-  Raises:
-    ValueError: not [K, 4] with K >= 1, or a bad box (naming its index).
-  """
-  b = np.asarray(box, np.float64)
-  if b.ndim != 2 or b.shape[0] < 1 or b.shape[1] != 4:
-    raise ValueError(f"target boxes must be [K, 4] with K >= 1, one "
-                     f"[x, y, w, h] per target; got shape {b.shape}")
-  out = []
-  for k, one in enumerate(b):
-    try:
-      out.append(check_box(one, frame_shape))
-    except ValueError as e:
-      raise ValueError(f"target {k}: {e}") from None
-  return np.stack(out)
-
+from siamfc_jax.convert import common
+from siamfc_jax.export import ports
 
 class Tracker:
   """A SiamFC tracker: network variables + tracking hyper-parameters.
@@ -235,7 +106,6 @@ class Tracker:
                                  precision, self.calibration)
     self.gray_variables = self.gray_backend = None
     if gray_variables is not None:
-      from siamfc_jax.convert import common  # pylint: disable=g-import-not-at-top
       common.check_variables("gray_variables", spec, gray_variables)
       self.gray_variables = jax.device_put(gray_variables)
       self.gray_backend = backends.make(self.backend.name, spec,
@@ -261,7 +131,6 @@ class Tracker:
       backend: "jax", "onnxruntime" or "auto"/None (this machine's default).
       precision, calibration: see `Tracker`.
     """
-    from siamfc_jax import pretrained  # pylint: disable=g-import-not-at-top
     spec, variables = pretrained.network()
     return cls(spec, variables, _params(name),
                name=default_name(name, precision), backend=backend,
@@ -290,7 +159,6 @@ class Tracker:
         (the best by validation tracking AUC, `training.TrackValidation`).
       precision, calibration: see `Tracker`.
     """
-    from siamfc_jax import checkpoints  # pylint: disable=g-import-not-at-top
     if which not in ("latest", "best"):
       raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
     if os.path.isfile(path):  # a weights file (.mat, .npz, .pth)
@@ -333,7 +201,6 @@ class Tracker:
         int8).
       precision, calibration: see `Tracker`.
     """
-    from siamfc_jax import convert  # pylint: disable=g-import-not-at-top
     spec, variables, _ = convert.load(path)
     gray_variables = None
     twin = gray_twin(path) if gray else None
@@ -356,24 +223,24 @@ class Tracker:
     in it (in fp32 both give the same boxes)."""
     gray = self.gray_variables
     return {"spec": self.spec.to_dict(), "params": self.params.to_dict(),
-            "weights_sha256": export.weights_sha256(self.variables),
+            "weights_sha256": ports.weights_sha256(self.variables),
             "gray_weights_sha256": (None if gray is None
-                                    else export.weights_sha256(gray)),
+                                    else ports.weights_sha256(gray)),
             "precision": self.precision,
             "calibration": getattr(self.backend, "calibration_info", None)}
 
-  def init(self, image: Frame, box) -> None:
+  def init(self, image: frames_lib.Frame, box) -> None:
     """Starts tracking the target `box` [x, y, w, h] in `image`.
 
     Args:
       image: the first frame.
-      box: [4] one target, or [K, 4] K targets (`check_boxes`), then
+      box: [4] one target, or [K, 4] K targets (`frames.check_boxes`), then
         tracked together: one call of the backend steps all K per frame.
     """
-    frame = load_frame(image)
+    frame = frames_lib.load_frame(image)
     targets = np.ndim(box) == 2
-    box = check_boxes(box, frame.shape) if targets else check_box(
-        box, frame.shape)
+    check = frames_lib.check_boxes if targets else frames_lib.check_box
+    box = check(box, frame.shape)
     self._frame_shape = frame.shape
     # One network per video: the first frame decides for every target.
     self._active = (self.gray_backend if self.gray_backend is not None
@@ -382,23 +249,23 @@ class Tracker:
     self._state = (self._active.init_targets(frame, box) if targets
                    else self._active.init(frame, box))
 
-  def update(self, image: Frame) -> np.ndarray:
+  def update(self, image: frames_lib.Frame) -> np.ndarray:
     """Tracks into the next frame; returns the [4] float64 box ([K, 4] for
     K targets)."""
     return np.asarray(self._step(image), np.float64)
 
-  def _step(self, image: Frame) -> np.ndarray:
+  def _step(self, image: frames_lib.Frame) -> np.ndarray:
     if self._state is None:
       raise ValueError("call init(image, box) before update(image)")
-    frame = load_frame(image)
-    check_frame_shape(frame, self._frame_shape, image)
+    frame = frames_lib.load_frame(image)
+    frames_lib.check_frame_shape(frame, self._frame_shape, image)
     if self._targets:
       self._state, box = self._active.step_targets(self._state, frame)
     else:
       self._state, box = self._active.step(self._state, frame)
     return box
 
-  def track(self, frames: Iterable[Frame], box,
+  def track(self, frames: Iterable[frames_lib.Frame], box,
             progress: Callable[[int], None] | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Tracks a whole sequence (got10k's `Tracker.track`).
@@ -425,7 +292,7 @@ class Tracker:
       raise ValueError("track() got no frames")
     return np.stack(out_boxes), np.asarray(times)
 
-  def track_iter(self, frames: Iterable[Frame], box
+  def track_iter(self, frames: Iterable[frames_lib.Frame], box
                  ) -> Iterator[tuple[np.ndarray, float]]:
     """Yields ([4] float64 box, or [K, 4] for K targets; seconds) frame by
     frame, as they are tracked.
@@ -442,18 +309,18 @@ class Tracker:
           out = np.asarray(box, np.float64)
           out = out if out.ndim == 2 else out.reshape(4)
         else:
-          check_frame_shape(frame, self._frame_shape, source, i)
+          frames_lib.check_frame_shape(frame, self._frame_shape, source, i)
           out = self.update(frame)
         yield out, time.perf_counter() - start
 
 
-def _prefetch(pool: concurrent.futures.Executor, frames: Iterable[Frame],
-              depth: int = 4):
+def _prefetch(pool: concurrent.futures.Executor,
+              frames: Iterable[frames_lib.Frame], depth: int = 4):
   """Yields (frame as given, decoded frame), decoding up to `depth` ahead in
   `pool`."""
   pending = []
   for frame in frames:
-    pending.append((frame, pool.submit(load_frame, frame)))
+    pending.append((frame, pool.submit(frames_lib.load_frame, frame)))
     if len(pending) > depth:
       source, future = pending.pop(0)
       yield source, future.result()
@@ -542,8 +409,8 @@ def _params(params: tracking.TrackParams | str) -> tracking.TrackParams:
   return params
 
 
-def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
-                                                             Any]],
+def track_many(tracker: Tracker,
+               sequences: Sequence[tuple[Sequence[frames_lib.Frame], Any]],
                mesh: jax.sharding.Mesh | None = None) -> list[np.ndarray]:
   """Tracks N sequences in lock-step, one batched device call per frame.
 
@@ -569,7 +436,7 @@ def track_many(tracker: Tracker, sequences: Sequence[tuple[Sequence[Frame],
     return []
   if tracker.backend.name != "jax":
     return [tracker.track(frames, box)[0] for frames, box in sequences]
-  firsts = [load_frame(frames[0]) for frames, _ in sequences]
+  firsts = [frames_lib.load_frame(frames[0]) for frames, _ in sequences]
   if tracker.gray_variables is not None:  # two groups, two networks
     gray = [is_grayscale(f) for f in firsts]
     out = [None] * len(sequences)
@@ -593,7 +460,8 @@ def _track_lock_step(tracker: Tracker, variables: model.Variables,
   decoded), sharded over `mesh`."""
   if not sequences:
     return []
-  states = [tracking.init_state_jit(variables, f, check_box(b, f.shape),
+  states = [tracking.init_state_jit(variables, f,
+                                    frames_lib.check_box(b, f.shape),
                                     tracker.spec, tracker.params)
             for f, (_, b) in zip(firsts, sequences)]
   # Idle slots (length 0: never active) fill the batch to a multiple of the
@@ -614,8 +482,8 @@ def _track_lock_step(tracker: Tracker, variables: model.Variables,
     batch = np.zeros((size, height, width, 3), np.uint8)
     for i, (frames, _) in enumerate(sequences):
       if t < lengths[i]:
-        frame = load_frame(frames[t])
-        check_frame_shape(frame, firsts[i].shape, frames[t], t)
+        frame = frames_lib.load_frame(frames[t])
+        frames_lib.check_frame_shape(frame, firsts[i].shape, frames[t], t)
         batch[i, :frame.shape[0], :frame.shape[1]] = frame
     return sharding.put_batch(batch, mesh)
 

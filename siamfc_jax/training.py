@@ -76,11 +76,18 @@ import optax
 import orbax.checkpoint as ocp
 
 from siamfc_jax import checkpoints
+from siamfc_jax import convert
 from siamfc_jax import embedding
 from siamfc_jax import labels as labels_lib
 from siamfc_jax import losses
 from siamfc_jax import model as model_lib
+from siamfc_jax import pretrained
+from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from siamfc_jax.data import pairs
+from siamfc_jax.data import sequences
+from siamfc_jax.data import synthetic
+from siamfc_jax.evaluation import metrics as metrics_lib
 
 # (learning-rate multiplier, weight-decay multiplier) of each kind of
 # parameter in the original (`add_block`, `add_adjust_layer`, errata 8.3).
@@ -527,11 +534,9 @@ def initial_network(config: ml_collections.ConfigDict
   if not source:
     return model_spec(config), None
   if source == "pretrained":
-    from siamfc_jax import pretrained  # pylint: disable=g-import-not-at-top
     return pretrained.network()
   path = pathlib.Path(source)
   if path.is_file():
-    from siamfc_jax import convert  # pylint: disable=g-import-not-at-top
     spec, variables, _ = convert.load(path)
     return spec, variables
   if path.is_dir():
@@ -553,13 +558,11 @@ def _make_data(config: ml_collections.ConfigDict, split: str,
   data = config.data
   host, hosts = jax.process_index(), jax.process_count()
   if data.kind == "synthetic":
-    from siamfc_jax.data import synthetic  # pylint: disable=g-import-not-at-top
     return synthetic.PairStream(
         config.seed + (0 if split == "train" else 1_000_003),
         batch_size, config.exemplar_size, config.instance_size,
         max_shift=data.max_shift if split == "train" else 0,
         shard=(host, hosts))
-  from siamfc_jax.data import pairs  # pylint: disable=g-import-not-at-top
   return pairs.pair_iterator_from_config(config, split, config.seed,
                                          batch_size, shard=(host, hosts))
 
@@ -777,16 +780,13 @@ def track_sequences(spec: embedding.ModelSpec, variables: model_lib.Variables,
     {"auc": success AUC, "precision": precision at 20 px} of the mean
     curves over the sequences (`evaluation.metrics.otb_report`).
   """
-  # pylint: disable=g-import-not-at-top
-  from siamfc_jax import tracker as tracker_lib
-  from siamfc_jax.evaluation import metrics
   tracker = tracker_lib.Tracker(spec, variables, params, backend="jax")
   results = []
   for seq in sequences_:
     n = min(len(seq), max_frames) if max_frames else len(seq)
     boxes, _ = tracker.track(list(seq.frames[:n]), seq.boxes[0])
     results.append((boxes, seq.boxes[:n]))
-  report = metrics.otb_report(results)
+  report = metrics_lib.otb_report(results)
   return {"auc": report["auc"], "precision": report["precision20"]}
 
 
@@ -811,7 +811,6 @@ class TrackValidation:
     self.sequences = []
     if not self.root:
       return
-    from siamfc_jax.data import sequences  # pylint: disable=g-import-not-at-top
     self.max_frames = int(val.get("max_frames", 0))
     self.sequences = sequences.read_dataset(self.root)
     self.params = track_params(config)

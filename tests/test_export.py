@@ -17,11 +17,12 @@ from siamfc_jax import backends
 from siamfc_jax import convert
 from siamfc_jax import embedding
 from siamfc_jax import export
-from siamfc_jax import export_targets
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import model
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from siamfc_jax.export import targets
 from tests import clips
 
 SPEC, PARAMS = clips.SPEC, clips.PARAMS  # 1/8-width AlexNet, small crops
@@ -92,7 +93,7 @@ def test_exported_steps_give_the_jax_score_maps_on_real_frames(
   steps = export.load(tmp_path)
   # Frames 0-3 and, where the bag moves fast, 100-102 (each step starts
   # from the JAX state, so any frames can follow the first).
-  frames = [tracker_lib.load_frame(seq.frames[i])
+  frames = [frames_lib.load_frame(seq.frames[i])
             for i in (0, 1, 2, 3, 100, 101, 102)]
   result = export.parity(steps, net, frames, seq.boxes[0])
   assert result["frames"] == 6
@@ -352,7 +353,7 @@ def test_backends_agree_over_the_whole_of_vot15_bag(data_dir, variables):
   boxes, so one diverging step would show in all the later frames."""
   _needs("onnx")
   seq = _bag(data_dir)
-  frames = [tracker_lib.load_frame(p) for p in seq.frames]
+  frames = [frames_lib.load_frame(p) for p in seq.frames]
   boxes = {}
   for name in backends.BACKENDS:
     tracker = tracker_lib.Tracker(SPEC, variables, PARAMS, backend=name)
@@ -414,7 +415,7 @@ def test_onnx_k_targets_in_one_call_equal_k_single_target_runs(variables,
 
 def test_k_target_export_refuses_a_bad_number_of_targets(variables):
   with pytest.raises(ValueError, match="num_targets must be a positive"):
-    export_targets.export_target_steps(SPEC, variables, PARAMS, 0)
+    targets.export_target_steps(SPEC, variables, PARAMS, 0)
 
 
 @pytest.mark.parametrize("backend", backends.BACKENDS)
@@ -423,7 +424,7 @@ def test_bundled_network_tracks_two_targets_of_the_demo_clip_as_two_runs(
   if backend == "onnxruntime":
     _needs("onnx")
   seq = pretrained.demo_sequence()
-  frames = [tracker_lib.load_frame(p) for p in seq.frames[:3]]
+  frames = [frames_lib.load_frame(p) for p in seq.frames[:3]]
   boxes = np.array([seq.boxes[0], [300, 60, 60, 50]])
   t = tracker_lib.Tracker.pretrained(backend=backend)
   got, _ = t.track(frames, boxes)

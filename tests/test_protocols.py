@@ -4,6 +4,7 @@ import json
 import pathlib
 import subprocess
 import sys
+import types
 import zipfile
 
 import jax
@@ -189,6 +190,47 @@ def test_batched_and_sequential_runs_write_identical_result_files(
                 batch_size=1)
   got, want = _result_files(tmp_path), _result_files(batched)
   assert len(want) >= 2 and got == want
+
+
+class _OtherBackend:
+  """`tracker` as if on a backend without lock-step batches.
+
+  Notes the result files in `folder` as each sequence starts, and fails at
+  the start of the `fail_at`-th, as a run that is killed stops.
+  """
+
+  def __init__(self, tracker, folder: pathlib.Path, fail_at: int):
+    self._tracker, self._folder, self._fail_at = tracker, folder, fail_at
+    self.backend = types.SimpleNamespace(name="onnxruntime")
+    self.found = []
+
+  def __getattr__(self, name):  # name, settings, ...: the tracker's
+    return getattr(self._tracker, name)
+
+  def track(self, frames, box, progress=None):
+    self.found.append(sorted(p.name for p in self._folder.glob("*.txt")))
+    if len(self.found) == self._fail_at:
+      raise RuntimeError("stopped")
+    return self._tracker.track(frames, box, progress)
+
+
+def test_without_lock_step_each_sequence_is_stored_once_tracked(
+    evaluated, tracker, datasets, tmp_path):
+  seqs = _read(datasets, "otb")
+  stopped = _OtherBackend(tracker, tmp_path / "results" / "OTB" / "tiny",
+                          fail_at=len(seqs))
+  lines = []
+  with pytest.raises(RuntimeError, match="stopped"):
+    protocols.run(stopped, seqs, "otb", tmp_path, log=lines.append,
+                  progress_bar=True)  # the default batch size
+  # One at a time, longest first, each stored before the next starts.
+  order = ["Alpha", "Gamma.1", "Gamma.2", "Beta"]
+  assert stopped.found == [sorted(f"{n}.txt" for n in order[:i])
+                           for i in range(len(order))]
+  assert [line.split(":")[0] for line in lines] == order[:-1]
+  # What the stopped run stored is kept: the next run tracks the rest.
+  assert protocols.run(tracker, seqs, "otb", tmp_path) == order[-1:]
+  assert _result_files(tmp_path) == _result_files(evaluated["otb"][0])
 
 
 def test_otb_report_equals_metrics_computed_directly(evaluated, datasets):

@@ -5,8 +5,11 @@ temporary folder; one integration test curates a few real sequences.
 Building and reading must never import TensorFlow.
 """
 
+import io
 import json
 import pathlib
+import pickle
+import re
 import sys
 import traceback
 
@@ -221,13 +224,61 @@ def test_vid_crops_are_the_curated_crops_of_their_frames(vid_builder,
   assert np.abs(record["image"].astype(float) - want).mean() < 6.0
 
 
-def test_crops_read_without_tfds_equal_the_tfds_decoding(vid_builder):
+def test_crops_read_for_training_equal_the_builders_own_decoding(vid_builder):
   crops = pairs.CuratedCrops.from_directory(vid_builder.data_dir, "train")
   source = vid_builder.as_data_source("train")
   assert len(crops.crops) == len(source) == 10
   for i in (0, 4, 9):
     np.testing.assert_array_equal(crops.crops[i], source[i]["image"])
   assert [t.count for t in crops.tracks] == [3, 4, 3]
+
+
+def test_crops_read_are_the_jpeg_bytes_curation_wrote(vid_builder,
+                                                      tmp_path):
+  crops = pairs.CuratedCrops.from_directory(vid_builder.data_dir, "train")
+  root = write_fake_vid(tmp_path)  # same seeds: the same frames
+  plan = curation.plan_curation(
+      tfds_builders.read_vid_tracks(root / "ILSVRC2015", "train"))
+  written = dict((job.record, jpeg) for job, jpeg in curation.curate(plan))
+  assert sorted(written) == list(range(len(crops.crops)))
+  for record, jpeg in written.items():
+    assert crops.crops.image_bytes(record) == jpeg
+    # Decoded by Pillow, whatever TFDS would decode with.
+    np.testing.assert_array_equal(crops.crops[record],
+                                  curation.decode_jpeg(jpeg))
+
+
+def test_crops_of_a_prepared_folder_pickle_for_loading_workers(vid_builder):
+  crops = pairs.CuratedCrops.from_directory(vid_builder.data_dir,
+                                            "validation").crops
+  copy = pickle.loads(pickle.dumps(crops))
+  assert len(copy) == len(crops) == 3
+  for i in range(3):
+    np.testing.assert_array_equal(copy[i], crops[i])
+
+
+class _Terminal(io.StringIO):
+  """A stderr that says it is a terminal, so tqdm draws on it."""
+
+  def isatty(self):
+    return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_curation_progress_is_drawn_on_a_terminal_only(tmp_path, monkeypatch,
+                                                       terminal):
+  root = write_fake_vid(tmp_path / "raw")
+  stderr = _Terminal() if terminal else io.StringIO()
+  monkeypatch.setattr(sys, "stderr", stderr)
+  _build(tfds_builders.SiamfcVid, tmp_path / "tfds", root)
+  shown = stderr.getvalue()
+  for bar in ("VID train annotations", "VID val annotations",
+              "Curating train", "Curating validation"):
+    assert (bar in shown) == terminal, bar
+  # The curation bars know their totals (10 and 3 crops): time left.
+  assert bool(re.search(r"Curating train:[^\r\n]*/10 \[", shown)) == terminal
+  assert bool(re.search(r"Curating validation:[^\r\n]*/3 \[",
+                        shown)) == terminal
 
 
 def test_building_and_reading_never_import_tensorflow(vid_builder,

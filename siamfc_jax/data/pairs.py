@@ -54,8 +54,9 @@ Validation pairs (`AugmentConfig.for_validation`) get no stretch, shift or
 colour jitter; grayscale still applies (erratum addition 5).
 
 Reading: the crops of a prepared TFDS dataset (`tfds_builders.py`) are read
-straight from its array_record files and `metadata.json` (no TFDS, no
-TensorFlow), so loading workers start quickly.
+through TFDS's random-access source (`as_data_source`: array_record, no
+TensorFlow) and decoded by Pillow (`TfdsCrops`); the track table comes from
+its `metadata.json`.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ import dataclasses
 import json
 import os
 import pathlib
-from typing import Any, Iterator, Literal, Protocol, Sequence as SequenceT
+from typing import Any, Literal, Protocol, Sequence as SequenceT
 
 import numpy as np
 
@@ -149,7 +150,8 @@ class CuratedCrops:
   def from_directory(cls, path: os.PathLike | str, split: str
                      ) -> CuratedCrops:
     """A split of a dataset prepared by `tfds_builders` (its version folder,
-    holding `metadata.json` and the `*.array_record-*` shards).
+    holding `dataset_info.json`, `metadata.json` and the `*.array_record-*`
+    shards).
 
     Raises:
       FileNotFoundError: no metadata or no shards of the split.
@@ -173,7 +175,7 @@ class CuratedCrops:
     if not shards:
       raise FileNotFoundError(f"{path}: no array_record shards of split "
                               f"{split!r}")
-    crops = ArrayRecordCrops([str(s) for s in shards])
+    crops = TfdsCrops(path, split)
     expected = sum(t.count for t in tracks)
     if len(crops) != expected:
       raise ValueError(f"{path}: split {split!r} has {len(crops)} records but "
@@ -181,83 +183,38 @@ class CuratedCrops:
     return cls(crops, tracks, f"{path}:{split}")
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-  value = shift = 0
-  while True:
-    byte = buf[pos]
-    pos += 1
-    value |= (byte & 0x7F) << shift
-    if byte < 0x80:
-      return value, pos
-    shift += 7
+class TfdsCrops:
+  """The curated crops of a prepared split, decoded on access.
 
+  Read with TFDS's random-access source (`as_data_source`, array_record; no
+  TensorFlow, no builder class). TFDS would decode the JPEGs with OpenCV
+  when it is installed, else Pillow; we take the stored bytes
+  (`SkipDecoding`) and decode them with Pillow (`curation.decode_jpeg`), so
+  the pixels, and the pair streams, never depend on whether OpenCV is there.
+  Picklable: loading workers get a copy.
 
-def _proto_fields(buf: bytes) -> Iterator[tuple[int, Any]]:
-  """(field number, value) of a serialized protobuf message; length-
-  delimited values as bytes, varints as ints, fixed-size ones skipped."""
-  pos = 0
-  while pos < len(buf):
-    key, pos = _varint(buf, pos)
-    number, wire = key >> 3, key & 7
-    if wire == 0:
-      value, pos = _varint(buf, pos)
-      yield number, value
-    elif wire == 2:
-      size, pos = _varint(buf, pos)
-      yield number, buf[pos:pos + size]
-      pos += size
-    elif wire == 1:
-      pos += 8
-    elif wire == 5:
-      pos += 4
-    else:
-      raise ValueError(f"unsupported protobuf wire type {wire}")
-
-
-def example_bytes_feature(record: bytes, name: str) -> bytes:
-  """The first value of a bytes feature of a serialized `tf.train.Example`.
-
-  Example: 1 features {1: map entries {1: key, 2: Feature {1: BytesList
-  {1: values}}}}. Parsed by hand so reading needs neither TensorFlow nor
-  TFDS.
-
-  Raises:
-    KeyError: no such bytes feature.
+  Args:
+    path: the prepared dataset's version folder (`dataset_info.json`).
+    split: the split to read.
   """
-  key = name.encode()
-  for number, features in _proto_fields(record):
-    if number != 1:
-      continue
-    for entry_number, entry in _proto_fields(features):
-      if entry_number != 1:
-        continue
-      fields = dict(_proto_fields(entry))
-      if fields.get(1) != key:
-        continue
-      for kind, values in _proto_fields(fields.get(2, b"")):
-        if kind == 1:  # bytes_list
-          for value_number, value in _proto_fields(values):
-            if value_number == 1:
-              return bytes(value)
-  raise KeyError(f"no bytes feature {name!r} in the record")
 
-
-class ArrayRecordCrops:
-  """The curated crops of array_record shards, decoded on access."""
-
-  def __init__(self, paths: SequenceT[str]):
-    # Imported here so that in-memory sources need no array_record.
+  def __init__(self, path: os.PathLike | str, split: str):
+    # Imported here so that in-memory sources need no TFDS.
     # pylint: disable-next=g-import-not-at-top
-    from array_record.python import array_record_data_source
-    self._source = array_record_data_source.ArrayRecordDataSource(
-        list(paths))
+    import tensorflow_datasets as tfds
+    builder = tfds.builder_from_directory(str(path))
+    self._source = builder.as_data_source(
+        split, decoders={"image": tfds.decode.SkipDecoding()})
 
   def __len__(self) -> int:
     return len(self._source)
 
+  def image_bytes(self, record: int) -> bytes:
+    """The stored JPEG file bytes of a record (as curation encoded them)."""
+    return self._source[record]["image"]
+
   def __getitem__(self, record: int) -> np.ndarray:
-    return curation.decode_jpeg(
-        example_bytes_feature(self._source[record], "image"))
+    return curation.decode_jpeg(self.image_bytes(record))
 
 
 def tracks_without_class(tracks: SequenceT[curation.TrackRecords]

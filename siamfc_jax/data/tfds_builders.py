@@ -14,6 +14,8 @@ TensorFlow), plus where it came from. The data cannot be downloaded: point
 tfds.download.DownloadConfig(manual_dir=...))`; a built dataset is reused.)
 Curation decodes every frame once and is CPU-bound (ImageNet VID train has
 about a million frames), so use `curation_threads` (Pillow releases the GIL).
+On a terminal, tqdm bars show the VID annotations read and the crops made,
+with the time left; they are silent when stderr is not a terminal.
 
 Builders (the names TFDS registers):
   * `siamfc_vid`: ImageNet VID 2015. `manual_dir` holds `Data/VID/{train,val}`
@@ -64,6 +66,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import tensorflow_datasets as tfds
+import tqdm
 
 from siamfc_jax.data import curation
 from siamfc_jax.data import sequences as sequences_lib
@@ -171,25 +174,40 @@ class _CuratedBuilder(tfds.core.GeneratorBasedBuilder,
             f"frames (skipped: {plan.skipped})")
       tracks_meta[split] = [t.to_row() for t in plan.tracks]
       skipped_meta[split] = plan.skipped
-      generators[split] = self._generate_examples(plan)
+      generators[split] = self._generate_examples(split, plan)
     self.info.metadata["tracks"] = tracks_meta
     self.info.metadata["skipped"] = skipped_meta
     self.info.metadata["rule"] = rule.to_json()
     return generators
 
-  def _generate_examples(self, plan: curation.CurationPlan):
-    # Keys are record numbers; with shuffling disabled TFDS writes records
-    # in key order, so each track is a contiguous block.
-    for job, jpeg in curation.curate(plan, self.rule, self._curation_threads):
-      yield job.record, {
-          "image": _BytesFile(jpeg),
-          "track": job.track,
-          "sequence": job.sequence,
-          "object_id": job.object_id,
-          "frame_index": job.frame_index,
-          "box": np.asarray(job.box, np.float32),
-          "frame_size": np.asarray(job.frame_size, np.int32),
-      }
+  def _generate_examples(self, split: str, plan: curation.CurationPlan):
+    # TFDS's own bar counts examples without a total; ours knows it, so it
+    # shows the time left (hours for VID).
+    with _progress_bar(f"Curating {split}", "crop",
+                       total=plan.num_records) as bar:
+      # Keys are record numbers; with shuffling disabled TFDS writes records
+      # in key order, so each track is a contiguous block.
+      for job, jpeg in curation.curate(plan, self.rule,
+                                       self._curation_threads):
+        bar.update()
+        yield job.record, {
+            "image": _BytesFile(jpeg),
+            "track": job.track,
+            "sequence": job.sequence,
+            "object_id": job.object_id,
+            "frame_index": job.frame_index,
+            "box": np.asarray(job.box, np.float32),
+            "frame_size": np.asarray(job.frame_size, np.int32),
+        }
+
+
+def _progress_bar(desc: str, unit: str, iterable: Any = None,
+                  total: int | None = None) -> tqdm.tqdm:
+  """A tqdm bar on stderr (of `iterable`, or updated by hand), silent when
+  stderr is not a terminal (logs, pipes, tests); it leaves no line behind,
+  as TFDS's own bars."""
+  return tqdm.tqdm(iterable, desc, total, unit=unit, disable=None,
+                   leave=False)
 
 
 class _BytesFile:
@@ -306,7 +324,9 @@ def read_vid_tracks(root: os.PathLike | str, split: str
   if not data.is_dir():
     raise FileNotFoundError(f"{data}: VID frames folder not found")
   tracks = []
-  for video in _video_folders(data):
+  # VID train has about a million annotation files: minutes to read.
+  for video in _progress_bar(f"VID {split} annotations", "video",
+                             _video_folders(data)):
     name = video.relative_to(data).as_posix()
     frames = sequences_lib.list_frames(video)
     per_track: dict[int, list] = {}

@@ -91,7 +91,8 @@ def evaluate(tracker: tracker_lib.Tracker,
                  scoring.DEFAULT_EAO_INTERVAL),
              compare: bool = True,
              log: Log | None = None,
-             mesh: jax.sharding.Mesh | None = None
+             mesh: jax.sharding.Mesh | None = None,
+             progress_bar: bool = False
              ) -> protocols.Evaluation | None:
   """`protocols.evaluate` shared by `process[1]` processes.
 
@@ -105,8 +106,9 @@ def evaluate(tracker: tracker_lib.Tracker,
     timeout: seconds a process waits for another's files (process 0 for
       the results, the others for the settings process 0 writes on
       `overwrite`).
-    batch_size, overwrite, max_frames, eao_interval, compare, log, mesh:
-      as `protocols.evaluate` (`mesh`: this process's devices).
+    batch_size, overwrite, max_frames, eao_interval, compare, log, mesh,
+      progress_bar: as `protocols.evaluate` (`mesh`: this process's
+      devices).
 
   Returns:
     Process 0: the `protocols.Evaluation` (`tracked`: the sequences it
@@ -121,7 +123,7 @@ def evaluate(tracker: tracker_lib.Tracker,
   if count == 1:
     return protocols.evaluate(tracker, seqs, protocol, output, batch_size,
                               overwrite, max_frames, eao_interval, compare,
-                              log, mesh)
+                              log, mesh, progress_bar)
   scoring.check_names(seqs)
   log = log or (lambda _: None)
   mine = [seqs[i] for i in sharding.share(
@@ -131,7 +133,7 @@ def evaluate(tracker: tracker_lib.Tracker,
   if index != 0:
     _wait_for_settings(tracker, protocol, output, overwrite, timeout)
   tracked = protocols.run(tracker, mine, protocol, output, batch_size,
-                          overwrite, log, mesh)
+                          overwrite, log, mesh, progress_bar)
   if index != 0:
     return None
   own = {s.name for s in mine}

@@ -31,7 +31,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import jax
 import numpy as np
+import tqdm
 
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import sharding
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.data import sequences as sequences_lib
@@ -78,7 +80,6 @@ DEFAULT_BATCH = 8
 # about N single steps, that waste is the whole price of batching).
 MIN_BATCH_LENGTH_RATIO = 0.75
 VOT_SKIP = 5  # frames from a failure to the re-initialisation (VOT)
-PROGRESS_EVERY = 100  # frames between progress lines of a single sequence
 
 Log = Callable[[str], None]
 
@@ -131,22 +132,32 @@ def length_batches(seqs: Sequence[sequences_lib.Sequence],
 
 def _track_batch(tracker: tracker_lib.Tracker,
                  batch: Sequence[sequences_lib.Sequence],
-                 log: Log, mesh: jax.sharding.Mesh | None
+                 advance: Callable[[int], Any],
+                 mesh: jax.sharding.Mesh | None
                  ) -> list[tuple[np.ndarray, np.ndarray]]:
-  """(boxes [N, 4], seconds [N]) per sequence, one at a time or lock-step."""
+  """(boxes [N, 4], seconds [N]) per sequence, one at a time or lock-step.
+
+  `advance` is called with the number of frames just tracked: after each
+  frame of a single sequence, once for a lock-step batch.
+  """
   if len(batch) == 1:
     seq = batch[0]
-
-    def progress(done: int) -> None:
-      if done % PROGRESS_EVERY == 0 and done < len(seq):
-        log(f"  {seq.name}: {done}/{len(seq)} frames")
-
-    return [tracker.track(seq.frames, sequences_lib.first_box(seq), progress)]
+    return [tracker.track(seq.frames, sequences_lib.first_box(seq),
+                          lambda _: advance(1))]
   start = time.perf_counter()
   boxes = tracker_lib.track_many(
       tracker, [(s.frames, sequences_lib.first_box(s)) for s in batch], mesh)
   per_frame = (time.perf_counter() - start) / sum(len(s) for s in batch)
+  advance(sum(len(s) for s in batch))
   return [(b, np.full(len(b), per_frame)) for b in boxes]
+
+
+def _progress_bar(seqs: Sequence[sequences_lib.Sequence],
+                  show: bool) -> tqdm.tqdm:
+  """A bar of the frames of `seqs` on stderr, if `show` and it is a TTY."""
+  # disable=None: silent when stderr is not a terminal (logs, pipes, tests).
+  return tqdm.tqdm(total=sum(len(s) for s in seqs), desc="tracking",
+                   unit="frame", disable=None if show and seqs else True)
 
 
 def _vot_run(tracker: tracker_lib.Tracker, seq: sequences_lib.Sequence,
@@ -163,7 +174,7 @@ def _vot_run(tracker: tracker_lib.Tracker, seq: sequences_lib.Sequence,
       # Frames reach the tracker as (index, path) so the time lands on the
       # right frame.
       index, path = item
-      image = tracker_lib.load_frame(path)
+      image = frames_lib.load_frame(path)
       start = time.perf_counter()
       out = call(image, *args)
       seconds[index] = time.perf_counter() - start
@@ -188,29 +199,37 @@ def run(tracker: tracker_lib.Tracker,
         batch_size: int = DEFAULT_BATCH,
         overwrite: bool = False,
         log: Log | None = None,
-        mesh: jax.sharding.Mesh | None = None) -> list[str]:
+        mesh: jax.sharding.Mesh | None = None,
+        progress_bar: bool = False) -> list[str]:
   """Tracks the sequences and writes their result and time files.
 
   One-pass benchmarks and GOT-10k: one pass from the first ground-truth
-  box. Sequences are tracked `batch_size` at a time in lock-step
-  (`tracker.track_many`, the same boxes as separate runs), grouped by length
-  (`length_batches`); a batch of one uses `Tracker.track`. A lock-step
-  batch is sharded over the devices of `mesh`, and a `batch_size` above 1
-  is rounded up to a multiple of their number, so that only the last batch
-  has idle slots (`sharding.py`). VOT: supervised
+  box. With the jax backend, sequences are tracked `batch_size` at a time
+  in lock-step (`tracker.track_many`, the same boxes as separate runs),
+  grouped by length (`length_batches`); a batch of one uses
+  `Tracker.track`. A lock-step batch is sharded over the devices of `mesh`,
+  and a `batch_size` above 1 is rounded up to a multiple of their number,
+  so that only the last batch has idle slots (`sharding.py`). Other
+  backends track one sequence at a time, longest first. VOT: supervised
   runs with re-initialisation after failures (`metrics.run_vot_baseline`),
   one sequence at a time. One run per sequence: the tracker is deterministic.
+
+  Each sequence's files are written as soon as it is tracked (a lock-step
+  batch's when the batch ends), so a run that is stopped keeps them and the
+  next one tracks only the rest.
 
   Args:
     tracker: the tracker; its `name` names the results folder.
     seqs: the sequences (unique names).
     protocol: a name of `benchmarks.PROTOCOLS`.
     output: root of `results/` (see `results`).
-    batch_size: most sequences tracked at once.
+    batch_size: most sequences tracked at once in lock-step (jax).
     overwrite: re-track sequences that already have a result file; by
       default they are skipped (the toolkit's behaviour).
-    log: called with a line of progress now and then.
+    log: called with a line per sequence (lock-step batch) tracked.
     mesh: the devices of lock-step batches; default: every local device.
+    progress_bar: show a tqdm bar of the frames tracked on stderr, when it
+      is a terminal.
 
   Returns:
     Names of the sequences tracked (not skipped), in tracking order.
@@ -263,29 +282,37 @@ def run(tracker: tracker_lib.Tracker,
     done.append(seq.name)
 
   if spec.kind == "vot":
-    for i, seq in enumerate(todo):
-      start = time.perf_counter()
-      records, seconds = _vot_run(tracker, seq, scoring.frame_size(seq))
-      store(seq, results.write_vot_records, records, seconds, "%.4f")
-      log(f"[{i + 1}/{len(todo)}] {seq.name}: {len(seq)} frames, "
-          f"{metrics.vot_failures(records)} failures, "
-          f"{time.perf_counter() - start:.1f} s")
+    with _progress_bar(todo, progress_bar) as bar:
+      for seq in todo:
+        bar.set_postfix_str(seq.name)
+        start = time.perf_counter()
+        records, seconds = _vot_run(tracker, seq, scoring.frame_size(seq))
+        store(seq, results.write_vot_records, records, seconds, "%.4f")
+        bar.update(len(seq))
+        log(f"{seq.name}: {len(seq)} frames, "
+            f"{metrics.vot_failures(records)} failures, "
+            f"{time.perf_counter() - start:.1f} s")
     return done
+  # Only JAX runs a batch in lock-step; elsewhere `track_many` would track
+  # its sequences one after the other and store none until the last ended.
   if batch_size > 1 and tracker.backend.name == "jax":
     batch_size = sharding.padded_size(batch_size,
                                       mesh or sharding.local_mesh())
-  batches = length_batches(todo, batch_size)
-  for i, batch in enumerate(batches):
-    frames = sum(len(s) for s in batch)
-    log(f"[batch {i + 1}/{len(batches)}] {', '.join(s.name for s in batch)} "
-        f"({frames} frames)")
-    start = time.perf_counter()
-    for seq, (boxes, seconds) in zip(batch,
-                                     _track_batch(tracker, batch, log,
-                                                  mesh)):
-      store(seq, results.write_boxes, boxes, seconds, "%.8f")
-    wall = time.perf_counter() - start
-    log(f"  done in {wall:.1f} s ({frames / wall:.1f} frames/s)")
+  else:
+    batch_size = 1
+  with _progress_bar(todo, progress_bar) as bar:
+    for batch in length_batches(todo, batch_size):
+      frames = sum(len(s) for s in batch)
+      names = ", ".join(s.name for s in batch)
+      bar.set_postfix_str(batch[0].name if len(batch) == 1 else
+                          f"{len(batch)} sequences in lock-step")
+      start = time.perf_counter()
+      for seq, (boxes, seconds) in zip(
+          batch, _track_batch(tracker, batch, bar.update, mesh)):
+        store(seq, results.write_boxes, boxes, seconds, "%.8f")
+      wall = time.perf_counter() - start
+      log(f"{names}: {frames} frames, {wall:.1f} s "
+          f"({frames / wall:.1f} frames/s)")
   return done
 
 
@@ -318,7 +345,8 @@ def evaluate(tracker: tracker_lib.Tracker,
              eao_interval: tuple[int, int] | None = DEFAULT_EAO_INTERVAL,
              compare: bool = True,
              log: Log | None = None,
-             mesh: jax.sharding.Mesh | None = None) -> Evaluation:
+             mesh: jax.sharding.Mesh | None = None,
+             progress_bar: bool = False) -> Evaluation:
   """Runs a benchmark protocol: track (what is missing), score, report, plot.
 
   Args:
@@ -334,6 +362,7 @@ def evaluate(tracker: tracker_lib.Tracker,
       `output` for the same sequences (`comparable_reports`).
     log: progress lines.
     mesh: the devices of lock-step batches (see `run`).
+    progress_bar: show a bar of the frames tracked (see `run`).
 
   Returns:
     The report, the sequences tracked, the report file, the plots and the
@@ -342,7 +371,7 @@ def evaluate(tracker: tracker_lib.Tracker,
   """
   seqs = [truncate(s, max_frames) for s in seqs]
   tracked = run(tracker, seqs, protocol, output, batch_size, overwrite, log,
-                mesh)
+                mesh, progress_bar)
   report = scoring.score(seqs, protocol, output, tracker.name, eao_interval)
   report["max_frames"] = max_frames
   submission = None

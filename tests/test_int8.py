@@ -1,4 +1,4 @@
-"""Tests of the int8 steps (`quantization.py`) and their surfaces.
+"""Tests of the int8 steps (`export/int8.py`) and their surfaces.
 
 A tiny random network calibrated on a few fake frames for the unit tests;
 the bundled network on demo frames for the one integration test. Skip
@@ -17,11 +17,12 @@ import pytest
 
 from siamfc_jax import embedding
 from siamfc_jax import export
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import model
 from siamfc_jax import pretrained
-from siamfc_jax import quantization
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from siamfc_jax.export import int8 as int8_lib
 from tests import clips
 from tests import fake_datasets
 
@@ -88,8 +89,8 @@ def test_int8_export_quantizes_the_convolutions_and_names_its_calibration(
 
 def test_quantization_is_deterministic(variables, calibration_dir,
                                        int8_export):
-  sidecar, blobs = quantization.int8_steps(SPEC, variables, PARAMS,
-                                           [calibration_dir])
+  sidecar, blobs = int8_lib.int8_steps(SPEC, variables, PARAMS,
+                                       [calibration_dir])
   for name in export.STEPS:
     assert blobs[name] == (int8_export / f"{name}.onnx").read_bytes(), name
   assert sidecar["calibration"] == json.loads(
@@ -131,8 +132,8 @@ def test_a_conv_xcorr_stays_float_in_int8(calibration_dir):
   quantizer leaves it out, the embedding's Convs read int8 inputs."""
   spec = dataclasses.replace(CF_SPEC, cf_margin=3)  # 24x24 templates
   net = model.init(spec, jax.random.key(0))
-  _, blobs = quantization.int8_steps(spec, net, CF_PARAMS,
-                                     [calibration_dir], max_frames=4)
+  _, blobs = int8_lib.int8_steps(spec, net, CF_PARAMS,
+                                 [calibration_dir], max_frames=4)
   nodes = _ops(blobs["frame"])
   by_output = {o: n for n in nodes for o in n.output}
   convs = [n for n in nodes if n.op_type == "Conv"]
@@ -202,10 +203,10 @@ def test_calibration_folders_without_frames_are_refused(tmp_path, variables):
   (no_images / "groundtruth.txt").write_text("1,2,3,4\n")
   with pytest.raises(ValueError, match=f"calibration folder {no_images}: no "
                      "frames"):
-    quantization.calibration_sequences([no_images])
+    int8_lib.calibration_sequences([no_images])
   with pytest.raises(FileNotFoundError, match="calibration folder .*missing "
                      "not found"):
-    quantization.calibration_sequences([tmp_path / "missing"])
+    int8_lib.calibration_sequences([tmp_path / "missing"])
 
 
 def test_an_int8_export_with_a_mismatching_sidecar_is_refused(
@@ -288,10 +289,10 @@ def test_the_int8_export_tracks_without_this_package(tmp_path, int8_export):
   got = np.array([[float(v) for v in line.split(",")]
                   for line in run.stdout.split()])
   steps = export.load(int8_export)
-  state = steps.init(tracker_lib.load_frame(paths[0]), seq.boxes[0])
+  state = steps.init(frames_lib.load_frame(paths[0]), seq.boxes[0])
   want = []
   for path in paths[1:]:
-    state, b, _ = steps.step(state, tracker_lib.load_frame(path))
+    state, b, _ = steps.step(state, frames_lib.load_frame(path))
     want.append(b)
   assert got.shape == (5, 4)
   np.testing.assert_allclose(got, np.stack(want), atol=1e-3)
@@ -301,12 +302,12 @@ def test_bundled_network_in_int8_tracks_the_demo_frames_as_fp32():
   """Integration: the real network, calibrated on 8 demo frames."""
   spec, variables = pretrained.network()
   params = tracking.SIAMFC_3S
-  sidecar, blobs = quantization.int8_steps(spec, variables, params,
-                                           max_frames=8)
+  sidecar, blobs = int8_lib.int8_steps(spec, variables, params,
+                                       max_frames=8)
   int8 = export.ExportedSteps(sidecar, blobs)
   fp32 = export.ExportedSteps(*export.export_steps(spec, variables, params))
   seq = pretrained.demo_sequence()
-  frames = [tracker_lib.load_frame(p) for p in seq.frames[:16]]
+  frames = [frames_lib.load_frame(p) for p in seq.frames[:16]]
   states = [s.init(frames[0], seq.boxes[0]) for s in (int8, fp32)]
   diff = 0.0
   for frame in frames[1:]:

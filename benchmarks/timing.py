@@ -15,17 +15,17 @@ frames/s = sequences per call / seconds per call:
   and the first frame's `init` included;
 - `batch_step`: `tracking.track_step_batch` over N sequences at once.
 
-`experiments/benchmark.py --torch` adds PyTorch's step and `step_interleaved`:
-our step again, each frame timed in turn with the PyTorch ones, so that a
-machine shared with other work slows all of them alike.
-`--onnxruntime` adds the onnxruntime backend (`backends.py`): `ort_step`,
+`python -m benchmarks.tracking_speed --torch` adds PyTorch's step and
+`step_interleaved`: our step again, each frame timed in turn with the
+PyTorch ones, so that a machine shared with other work slows all of them
+alike. `--onnxruntime` adds the onnxruntime backend (`backends.py`): `ort_step`,
 its exported frame step with the frame in host memory (in turn with the
 others under --torch), and `ort_batch_step`, the frame step exported for N
 sequences at once.
 
-    results = benchmarking.run_all(tracker_for, num_frames=30,
-                                   scales=(3,), batch_sizes=(1, 4, 8))
-    print(benchmarking.format_table(results))
+    results = timing.run_all(tracker_for, num_frames=30, scales=(3,),
+                             batch_sizes=(1, 4, 8))
+    print(timing.format_table(results))
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ import time
 from typing import Callable, Iterable, Iterator, Sequence
 
 import jax
-from jax.sharding import Mesh
 import jax.numpy as jnp
 import numpy as np
 
 from siamfc_jax import export
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
-from siamfc_jax import training
+from siamfc_jax.export import int8
 
 # Untimed steps after compilation: the first calls also page in buffers.
 WARMUP_STEPS = 2
@@ -63,7 +63,7 @@ DESCRIPTIONS = {
     "torch_step_channels_last": "PyTorch step, channels_last",
     "ort_step": "ONNX Runtime step (onnxruntime backend)",
     "ort_batch_step": "ONNX Runtime step, N sequences (one export)",
-    "ort_step_int8": "ONNX Runtime step, int8 (quantization.py)",
+    "ort_step_int8": "ONNX Runtime step, int8 (export/int8.py)",
 }
 
 
@@ -138,7 +138,7 @@ def load_clip(num_frames: int, warmup: int = WARMUP_STEPS) -> Clip:
   frames, decode, transfer = [], [], []
   for path in paths:
     start = time.perf_counter()
-    frame = tracker_lib.load_frame(path)
+    frame = frames_lib.load_frame(path)
     decode.append(time.perf_counter() - start)
     start = time.perf_counter()
     jax.block_until_ready(jax.device_put(frame))
@@ -156,7 +156,7 @@ def step_timer(tracker: tracker_lib.Tracker, clip: Clip
   """Steps `track_step_jit` through the clip, frames already on the device.
 
   A generator, so that other steps can be timed in turn with it (see
-  `experiments/benchmark.py --torch`); set-up runs at the first `next`.
+  `benchmarks.tracking_speed --torch`); set-up runs at the first `next`.
 
   Args:
     tracker: network and hyper-parameters.
@@ -196,7 +196,7 @@ def ort_step_timer(tracker: tracker_lib.Tracker, clip: Clip,
     num_sequences: N to step N copies of the clip with the frame step
       exported for N sequences at once; None for one sequence.
     precision: "fp32", or "int8": the steps quantized after calibrating on
-      the demo clip (`quantization.int8_steps`; one sequence only).
+      the demo clip (`int8.int8_steps`; one sequence only).
 
   Yields:
     (seconds of the step, [4] float64 box of the first sequence) for
@@ -207,9 +207,8 @@ def ort_step_timer(tracker: tracker_lib.Tracker, clip: Clip,
     if n:
       raise ValueError("int8 steps track one sequence; got num_sequences "
                        f"{n}")
-    from siamfc_jax import quantization  # pylint: disable=g-import-not-at-top
-    sidecar, blobs = quantization.int8_steps(tracker.spec, tracker.variables,
-                                             tracker.params)
+    sidecar, blobs = int8.int8_steps(tracker.spec, tracker.variables,
+                                     tracker.params)
   else:
     sidecar, blobs = export.export_steps(tracker.spec, tracker.variables,
                                          tracker.params, "onnx",
@@ -414,112 +413,3 @@ def format_table(results: dict) -> str:
                  f"{r['scales'] or '-':>2} {r['sequences']:>3} "
                  f"{r['ms']:>9.1f} {r['fps']:>9.1f}")
   return "\n".join(lines)
-
-
-def time_train_step(config, batch_size: int, steps: int) -> dict:
-  """Times the jitted, data-parallel train step of a training config.
-
-  Random uint8 pairs at the config's crop sizes, already on the devices
-  (`batch_size` over all hosts); 2 warm-up steps, then the median of
-  `steps`.
-
-  Returns:
-    {"batch": batch_size, "ms": median ms per step, "pairs_per_s": float}.
-  """
-  mesh = Mesh(np.array(jax.devices()), ("data",))
-  spec = training.model_spec(config)
-  optimizer, fns = training.steps_from_config(config, spec, 1000, mesh)
-  state = fns.put_state(training.create_train_state(
-      spec, jax.random.key(0), optimizer))
-  rng = np.random.default_rng(0)
-  local = batch_size // jax.process_count()  # put_batch takes this host's
-  batch = fns.put_batch({
-      "z": rng.integers(0, 256, (local, config.exemplar_size,
-                                 config.exemplar_size, 3), np.uint8),
-      "x": rng.integers(0, 256, (local, config.instance_size,
-                                 config.instance_size, 3), np.uint8)})
-  seconds = []
-  for i in range(steps + 2):
-    start = time.perf_counter()
-    state, metrics = fns.train(state, batch)
-    jax.block_until_ready(metrics)
-    if i >= 2:
-      seconds.append(time.perf_counter() - start)
-  ms = 1e3 * float(np.median(seconds))
-  return {"batch": batch_size, "ms": ms, "pairs_per_s": batch_size * 1e3 / ms}
-
-
-def time_sharded_batch(tracker: tracker_lib.Tracker, clip: Clip,
-                       num_sequences: int, mesh: Mesh | None = None,
-                       warmup: int = WARMUP_STEPS) -> np.ndarray:
-  """Times the lock-step step of evaluation: N sequences sharded over
-  `mesh` (`sharding.py`, as `tracker.track_many` runs them).
-
-  N copies of the clip, padded with idle slots to a multiple of the device
-  count; frames already on the devices.
-
-  Args:
-    tracker: network and hyper-parameters.
-    clip: frames[0] initialises; the others are tracked.
-    num_sequences: N.
-    mesh: devices (default: every local device).
-    warmup: untimed steps first.
-
-  Returns:
-    [len(frames) - 1 - warmup] float64 seconds per batched step.
-  """
-  from siamfc_jax import sharding  # pylint: disable=g-import-not-at-top
-  mesh = mesh or sharding.local_mesh()
-  size = sharding.padded_size(num_sequences, mesh)
-  state = tracking.init_state_jit(tracker.variables,
-                                  jax.device_put(clip.frames[0]), clip.box,
-                                  tracker.spec, tracker.params)
-  state = sharding.put_batch(
-      jax.tree.map(lambda x: jnp.stack([x] * size), state), mesh)
-  variables = jax.device_put(tracker.variables, sharding.replicated(mesh))
-  active = sharding.put_batch(np.arange(size) < num_sequences, mesh)
-  seconds = []
-  for i, frame in enumerate(clip.frames[1:]):
-    frames = sharding.put_batch(np.broadcast_to(frame, (size,) + frame.shape),
-                                mesh)
-    jax.block_until_ready((frames, state))
-    start = time.perf_counter()
-    state, box, _ = tracking.track_step_batch(
-        variables, state, frames, active, tracker.spec, tracker.params)
-    jax.block_until_ready(box)
-    if i >= warmup:
-      seconds.append(time.perf_counter() - start)
-  return np.asarray(seconds)
-
-
-def time_targets(tracker: tracker_lib.Tracker, clip: Clip, num_targets: int,
-                 warmup: int = WARMUP_STEPS) -> np.ndarray:
-  """Times `tracking.track_step_targets` (jitted): K targets in one video.
-
-  The K targets are the clip's box shifted by a few pixels each (the work
-  is that of K different targets); frames already on the device.
-
-  Returns:
-    [len(frames) - 1 - warmup] float64 seconds per step.
-  """
-  spec, params = tracker.spec, tracker.params
-  init = jax.jit(tracking.init_targets, static_argnames=("spec", "params"))
-  step = jax.jit(tracking.track_step_targets,
-                 static_argnames=("spec", "params"), donate_argnums=1)
-  offsets = np.stack([np.arange(num_targets) % 5 - 2,
-                      np.arange(num_targets) // 5 % 5 - 2, 0 * np.arange(
-                          num_targets), 0 * np.arange(num_targets)], axis=1)
-  boxes = (clip.box[None] + offsets).astype(np.float32)
-  state = init(tracker.variables, jax.device_put(clip.frames[0]), boxes,
-               spec=spec, params=params)
-  seconds = []
-  for i, frame in enumerate(clip.frames[1:]):
-    frame = jax.device_put(frame)
-    jax.block_until_ready((frame, state))
-    start = time.perf_counter()
-    state, box, _ = step(tracker.variables, state, frame, spec=spec,
-                         params=params)
-    jax.block_until_ready(box)
-    if i >= warmup:
-      seconds.append(time.perf_counter() - start)
-  return np.asarray(seconds)

@@ -1,7 +1,7 @@
 """The exported ONNX steps in int8: calibrated on real frames, run by ORT.
 
 `precision="int8"` of the onnxruntime backend (`backends.py`) and of
-`experiments.export`. The fp32 steps of `export.py` are quantized by ONNX
+`experiments.export`. The fp32 steps of `steps.py` are quantized by ONNX
 Runtime's own static quantizer (`onnxruntime.quantization.quantize_static`,
 no hand-written quantizer):
 
@@ -28,15 +28,15 @@ give the states, MinMax calibration and the quantizer.
 
 The quantized files are ordinary ONNX: they run in plain ONNX Runtime as
 the fp32 ones do (the sidecar's `usage`), and carry their precision in the
-model metadata (`siamfc_jax.precision`), so that `export.load` refuses a
+model metadata (`siamfc_jax.precision`), so that `files.load` refuses a
 sidecar that names another precision than its files.
 
 Deliberate differences from the original (which runs in float): this is
 an approximation of the network, measured against the fp32 tracker on the
 shared sequences in docs/int8.md (success AUC within 0.01).
 
-    sidecar, blobs = quantization.int8_steps(spec, variables, params)
-    steps = export.ExportedSteps(sidecar, blobs)
+    sidecar, blobs = int8.int8_steps(spec, variables, params)
+    steps = runner.ExportedSteps(sidecar, blobs)
 """
 
 from __future__ import annotations
@@ -49,15 +49,21 @@ import tempfile
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+from PIL import Image
 
 from siamfc_jax import embedding
-from siamfc_jax import export
+from siamfc_jax import frames as frames_lib
 from siamfc_jax import model
+from siamfc_jax import pretrained
 from siamfc_jax import tracking
+from siamfc_jax.data import sequences
+from siamfc_jax.export import ports
+from siamfc_jax.export import runner
+from siamfc_jax.export import steps as steps_lib
 
-PRECISIONS = export.PRECISIONS
+PRECISIONS = ports.PRECISIONS
 # Key of the precision in each quantized file's metadata.
-METADATA_KEY = export.PRECISION_KEY
+METADATA_KEY = ports.PRECISION_KEY
 # Calibration frames per sequence, from its start (the issue's trial: ~50
 # frame/state pairs of one sequence gave AUCs within 0.015 of fp32).
 CALIBRATION_FRAMES = 48
@@ -71,7 +77,7 @@ class Calibration:
   Attributes:
     exemplar: {"frame": [H, W, 3] uint8, "box": [4] float32} per frame.
     frame: {"frame": [H, W, 3] uint8, state name: array} per frame
-      (`export.STATE`), the state before that frame.
+      (`ports.STATE`), the state before that frame.
     sources: per sequence {"name": str, "frames": int}.
     gray: frames were converted to grayscale (CFNet's gray twins).
   """
@@ -116,8 +122,6 @@ def calibration_sequences(folders: Sequence[str | os.PathLike] | None = None
     FileNotFoundError: a folder does not exist.
     ValueError: a folder holds no frames or no first box.
   """
-  from siamfc_jax import pretrained  # pylint: disable=g-import-not-at-top
-  from siamfc_jax.data import sequences  # pylint: disable=g-import-not-at-top
   if not folders:
     return [pretrained.demo_sequence()]
   out = []
@@ -152,18 +156,17 @@ def describe(seqs: Sequence, max_frames: int = CALIBRATION_FRAMES) -> dict:
 
 def _gray(frame: np.ndarray) -> np.ndarray:
   """[H, W, 3] uint8 -> the same, ITU-R 601 luma in all three channels."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
   luma = np.asarray(Image.fromarray(frame).convert("L"))
   return np.repeat(luma[..., None], 3, axis=2)
 
 
-def collect(steps: export.ExportedSteps, seqs: Iterable,
+def collect(steps: runner.ExportedSteps, seqs: Iterable,
             max_frames: int = CALIBRATION_FRAMES,
             gray: bool = False) -> Calibration:
   """Runs the fp32 `steps` over `seqs` and keeps both steps' inputs.
 
   Args:
-    steps: fp32 steps of one sequence (`export.ExportedSteps`).
+    steps: fp32 steps of one sequence (`runner.ExportedSteps`).
     seqs: `sequences.Sequence`s (frames[0] holds boxes[0]).
     max_frames: frames used per sequence, from its first.
     gray: convert the frames to grayscale first (CFNet's gray twins run on
@@ -175,17 +178,16 @@ def collect(steps: export.ExportedSteps, seqs: Iterable,
   Raises:
     ValueError: max_frames < 2, or a multi-sequence export.
   """
-  from siamfc_jax import tracker as tracker_lib  # pylint: disable=g-import-not-at-top
   if max_frames < 2:
     raise ValueError(f"max_frames must be >= 2; got {max_frames}")
   if steps.num_sequences:
     raise ValueError("calibrate with the steps of one sequence")
   exemplar, frame_inputs, sources = [], [], []
   for seq in seqs:
-    frames = [tracker_lib.load_frame(p) for p in seq.frames[:max_frames]]
+    frames = [frames_lib.load_frame(p) for p in seq.frames[:max_frames]]
     if gray:
       frames = [_gray(f) for f in frames]
-    box = tracker_lib.check_box(seq.boxes[0], frames[0].shape)
+    box = frames_lib.check_box(seq.boxes[0], frames[0].shape)
     state = steps.init(frames[0], box)
     exemplar.append({"frame": frames[0], "box": box})
     for frame in frames[1:]:
@@ -305,7 +307,7 @@ def quantize_step(blob: bytes, inputs: Sequence[dict[str, np.ndarray]]
 def quantize_steps(sidecar: dict, blobs: dict[str, bytes],
                    calibration: Calibration
                    ) -> tuple[dict, dict[str, bytes]]:
-  """The fp32 steps of `export.export_steps` -> int8 steps and sidecar.
+  """The fp32 steps of `steps_lib.export_steps` -> int8 steps and sidecar.
 
   Returns:
     (the sidecar with "precision": "int8" and "calibration", {step: bytes}).
@@ -321,7 +323,7 @@ def quantize_steps(sidecar: dict, blobs: dict[str, bytes],
     raise ValueError(f"the export is {sidecar['precision']} already")
   inputs = {"exemplar": calibration.exemplar, "frame": calibration.frame}
   out = {name: quantize_step(blobs[name], inputs[name])
-         for name in export.STEPS}
+         for name in ports.STEPS}
   sidecar = {**sidecar, "precision": "int8", "calibration": {
       **calibration.describe(),
       "frame_step_inputs": len(calibration.frame),
@@ -342,7 +344,7 @@ def int8_steps(spec: embedding.ModelSpec, variables: model.Variables,
   """Exports both steps, calibrates on real frames and quantizes them.
 
   Args:
-    spec, variables, params: as `export.export_steps` (the frame size is
+    spec, variables, params: as `steps_lib.export_steps` (the frame size is
       symbolic: the calibration frames may have any size).
     calibration: sequence folders to calibrate on; None: the demo clip.
     max_frames: calibration frames per sequence.
@@ -354,11 +356,11 @@ def int8_steps(spec: embedding.ModelSpec, variables: model.Variables,
 
   Raises:
     FileNotFoundError, ValueError: see `calibration_sequences`,
-      `export.export_steps`.
+      `steps_lib.export_steps`.
   """
   seqs = calibration_sequences(calibration)
-  sidecar, blobs = export.export_steps(spec, variables, params, "onnx")
-  steps = export.ExportedSteps(sidecar, blobs, "fp32 calibration steps",
+  sidecar, blobs = steps_lib.export_steps(spec, variables, params, "onnx")
+  steps = runner.ExportedSteps(sidecar, blobs, "fp32 calibration steps",
                                num_threads=num_threads)
   found = collect(steps, seqs, max_frames, gray)
   return quantize_steps(sidecar, blobs, found)

@@ -1,4 +1,4 @@
-"""`python -m experiments.benchmark` on a tiny network: figures, not speed.
+"""`python -m benchmarks.tracking_speed` on a tiny network: figures, not speed.
 
 No timing is asserted (the machine may be shared); the test checks that
 every figure is there, positive and finite, and that the PyTorch step (when
@@ -10,10 +10,9 @@ import json
 import math
 
 from absl import flags
-import numpy as np
 import pytest
 
-from experiments import benchmark
+from benchmarks import tracking_speed
 
 JAX_ROWS = {"host_decode", "host_to_device", "step", "track_update",
             "track_end_to_end", "batch_step"}
@@ -26,7 +25,7 @@ def test_benchmark_writes_every_figure_for_a_tiny_network(tmp_path, capsys):
   argv = flags.FLAGS(["benchmark", "--tiny", "--num_frames=3", "--scales=3",
                       "--batch_sizes=2", "--torch", f"--output_json={out}"])
   try:
-    benchmark.main(argv)
+    tracking_speed.main(argv)
   finally:
     flags.FLAGS.unparse_flags()
 
@@ -58,43 +57,6 @@ def test_benchmark_writes_every_figure_for_a_tiny_network(tmp_path, capsys):
   assert results["meta"]["device"] in printed
 
 
-def test_train_step_benchmark_times_a_tiny_config():
-  from experiments.configs import cfnet  # pylint: disable=g-import-not-at-top
-  from siamfc_jax import benchmarking  # pylint: disable=g-import-not-at-top
-  row = benchmarking.time_train_step(cfnet.get_config("tiny"), 4, steps=1)
-  assert row["batch"] == 4 and row["ms"] > 0 and row["pairs_per_s"] > 0
-
-
-def test_multi_target_benchmark_times_both_ways_on_a_tiny_network(capsys):
-  from benchmarks import multi_target  # pylint: disable=g-import-not-at-top
-  argv = flags.FLAGS(["multi_target", "--tiny_network", "--frames=3",
-                      "--targets=2", "--backends=jax", "--runs=1"])
-  try:
-    multi_target.main(argv)
-  finally:
-    flags.FLAGS.unparse_flags()
-  printed = capsys.readouterr().out
-  table = [line for line in printed.splitlines() if line.startswith("| jax")]
-  assert len(table) == 2  # together and separate
-  together = [line.split("|") for line in table if "one call" in line]
-  for cells, k in zip(together, (2,)):
-    seconds, fps, steps = (float(c) for c in cells[4:7])
-    assert int(cells[2]) == k and seconds > 0
-    assert math.isclose(fps, 3 / seconds, rel_tol=0.05)
-    assert math.isclose(steps, 3 * k / seconds, rel_tol=0.05)
-    assert float(cells[9]) <= 1e-4  # the boxes of K separate runs
-
-
-def test_multi_target_boxes_start_at_the_target_and_lie_in_the_frame():
-  from benchmarks import multi_target  # pylint: disable=g-import-not-at-top
-  first = np.array([100.0, 80, 40, 30])
-  boxes = multi_target.spread_boxes(first, (360, 480, 3), 16)
-  assert boxes.shape == (16, 4)
-  np.testing.assert_array_equal(boxes[0], first)
-  assert len({tuple(b) for b in boxes}) == 16
-  assert np.all(boxes[:, :2] >= 0)
-  assert np.all(boxes[:, 0] + boxes[:, 2] <= 480)
-  assert np.all(boxes[:, 1] + boxes[:, 3] <= 360)
 def test_benchmark_times_int8_and_fp32_onnxruntime_steps_in_turn(tmp_path):
   pytest.importorskip("onnxruntime")
   pytest.importorskip("jax2onnx")
@@ -103,7 +65,7 @@ def test_benchmark_times_int8_and_fp32_onnxruntime_steps_in_turn(tmp_path):
                       "--batch_sizes=", "--precision=fp32,int8",
                       f"--output_json={out}"])
   try:
-    benchmark.main(argv)
+    tracking_speed.main(argv)
   finally:
     flags.FLAGS.unparse_flags()
   results = json.loads(out.read_text())

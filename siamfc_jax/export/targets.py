@@ -1,7 +1,7 @@
 """K targets in one video, exported: a target axis K on the state, one frame.
 
 The ONNX steps of `tracking.init_targets` / `track_step_targets` (the ports
-of `export.signatures` with a leading K on the box, the per-target state
+of `ports.signatures` with a leading K on the box, the per-target state
 and the outputs; the frame and `fill` shared), and `TargetSteps`, which runs
 them in ONNX Runtime for the onnxruntime backend. One export per K: the
 steps crop and locate target by target (a loop over K,
@@ -20,9 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from siamfc_jax import embedding
-from siamfc_jax import export
 from siamfc_jax import model
 from siamfc_jax import tracking
+from siamfc_jax.export import ports
+from siamfc_jax.export import runner
+from siamfc_jax.export import steps as steps_lib
 
 # Ports of the video, shared by its targets; every other one gets axis K.
 SHARED = ("frame", "fill")
@@ -30,10 +32,10 @@ SHARED = ("frame", "fill")
 
 def target_signatures(spec: embedding.ModelSpec, params: tracking.TrackParams,
                       num_targets: int | str = "K"
-                      ) -> dict[str, tuple[list[export.Port],
-                                          list[export.Port]]]:
+                      ) -> dict[str, tuple[list[ports.Port],
+                                           list[ports.Port]]]:
   """The ports of the K-target steps (`tracking.init_targets`,
-  `track_step_targets`): those of `export.signatures` with a leading axis K on
+  `track_step_targets`): those of `ports.signatures` with a leading axis K on
   the box, the per-target state and the outputs; the frame and `fill`
   (`SHARED`) are shared.
 
@@ -54,7 +56,7 @@ def target_signatures(spec: embedding.ModelSpec, params: tracking.TrackParams,
   return {step: ([per_target(p) for p in inputs],
                  [per_target(p) for p in outputs])
           for step, (inputs, outputs)
-          in export.signatures(spec, params).items()}
+          in ports.signatures(spec, params).items()}
 
 
 def target_step_functions(spec: embedding.ModelSpec,
@@ -67,11 +69,11 @@ def target_step_functions(spec: embedding.ModelSpec,
   def exemplar(frame, box):
     state = tracking.init_targets(variables, frame, box, spec, params,
                                   split_groups=False)
-    return tuple(getattr(state, name) for name in export.STATE)
+    return tuple(getattr(state, name) for name in ports.STATE)
 
   def frame_step(frame, *arrays):
     frame_size = jnp.array([frame.shape[1], frame.shape[0]], jnp.int32)
-    state = tracking.TrackerState(**dict(zip(export.STATE, arrays)),
+    state = tracking.TrackerState(**dict(zip(ports.STATE, arrays)),
                                   frame_size=frame_size)
     new, box, scores = tracking.track_step_targets(
         variables, state, frame, spec, params, split_groups=False)
@@ -99,18 +101,18 @@ def export_target_steps(spec: embedding.ModelSpec,
 
   Raises:
     ValueError: K < 1, an unsupported configuration
-      (`export.check_config`), or an op that the exporter cannot convert
+      (`ports.check_config`), or an op that the exporter cannot convert
       (naming the step).
   """
-  export.check_config(spec, params, "onnx")
+  ports.check_config(spec, params, "onnx")
   if not isinstance(num_targets, (int, np.integer)) or num_targets < 1:
     raise ValueError(f"num_targets must be a positive integer; got "
                      f"{num_targets!r}")
   variables = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), variables)
   sigs = target_signatures(spec, params, num_targets)
   fns = target_step_functions(spec, variables, params)
-  return {name: export.to_onnx(fns[name], *sigs[name], f"{name}_targets")
-          for name in export.STEPS}
+  return {name: steps_lib.to_onnx(fns[name], *sigs[name], f"{name}_targets")
+          for name in ports.STEPS}
 
 
 class TargetSteps:
@@ -127,27 +129,27 @@ class TargetSteps:
     """Opens the steps of `export_target_steps(..., num_targets)`."""
     self.num_targets = num_targets
     self._sigs = target_signatures(spec, params, num_targets)
-    self._runner = export.OnnxRunner(blobs, num_threads)
-    for name in export.STEPS:
+    self._runner = runner.OnnxRunner(blobs, num_threads)
+    for name in ports.STEPS:
       inputs, outputs = self._sigs[name]
-      export.check_signature("K-target export", name, self._runner,
-                       {"inputs": [p.to_dict() for p in inputs],
-                        "outputs": [p.to_dict() for p in outputs]})
+      ports.check_signature("K-target export", name, self._runner,
+                            {"inputs": [p.to_dict() for p in inputs],
+                             "outputs": [p.to_dict() for p in outputs]})
 
   def init(self, frame: np.ndarray, box: np.ndarray
            ) -> dict[str, np.ndarray]:
     """The exemplar step on an [H, W, 3] uint8 frame and [K, 4] boxes."""
     box = np.asarray(box, np.float32).reshape(self.num_targets, 4)
     out = self._runner("exemplar", ["frame", "box"], [frame, box])
-    return dict(zip(export.STATE, out))
+    return dict(zip(ports.STATE, out))
 
   def step(self, state: dict[str, np.ndarray], frame: np.ndarray
            ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """The frame step: (new state, [K, 4] float32 boxes, [K, S, n, n]
     float32 scores)."""
-    out = self._runner("frame", ["frame", *export.STATE],
-                       [frame] + [state[n] for n in export.STATE])
+    out = self._runner("frame", ["frame", *ports.STATE],
+                       [frame] + [state[n] for n in ports.STATE])
     out = dict(zip([p.name for p in self._sigs["frame"][1]], out))
     new = {name: out.get(f"new_{name}", state[name])
-           for name in export.STATE}
+           for name in ports.STATE}
     return new, out["box"], out["scores"]

@@ -1,18 +1,18 @@
 r"""Prints how fast the tracker runs here: step, host work, end to end, batched.
 
-  python -m experiments.benchmark                        # 3 and 5 scales
-  python -m experiments.benchmark --scales=3 --batch_sizes=1,4,8 --torch \
+  python -m benchmarks.tracking_speed                        # 3 and 5 scales
+  python -m benchmarks.tracking_speed --scales=3 --batch_sizes=1,4,8 --torch \
       --onnxruntime --output_json=benchmark.json
-  python -m experiments.benchmark --tiny --num_frames=3  # a tiny network
-  python -m experiments.benchmark --scales=3 --onnxruntime \
-      --checkpoint=path/to/cfnet-conv2_e80.mat            # CFNet
-  python -m experiments.benchmark --scales=3 --precision=fp32,int8 --torch \
-      --batch_sizes=                                      # int8 vs fp32
+  python -m benchmarks.tracking_speed --tiny --num_frames=3  # a tiny network
+  python -m benchmarks.tracking_speed --scales=3 --onnxruntime \
+      --checkpoint=path/to/cfnet-conv2_e80.mat                # CFNet
+  python -m benchmarks.tracking_speed --scales=3 --precision=fp32,int8 --torch \
+      --batch_sizes=                                          # int8 vs fp32
 
 The network is the bundled original SiamFC (`Tracker.pretrained()`) or the
 --checkpoint's (with its tracking preset, S set by --scales), the
 frames those of the bundled demo clip; what each row times is written in
-`siamfc_jax/benchmarking.py`. With --torch, `benchmarks/torch_step.py` (the
+`benchmarks/timing.py`. With --torch, `benchmarks/torch_step.py` (the
 same step in PyTorch, same weights) is first checked to give the same boxes
 as ours on the first frames, then timed in NCHW and channels_last layouts,
 frame by frame in turn with our step (`step_interleaved`), so that other
@@ -22,7 +22,7 @@ onnxruntime backend's step is checked to give our boxes and timed too (in
 turn with the others under --torch), for one sequence and, for every N > 1
 of --batch_sizes, N sequences through the frame step exported for N.
 --precision=fp32,int8 (implies --onnxruntime) adds the int8 steps
-(`siamfc_jax/quantization.py`, calibrated on the demo clip), checked
+(`siamfc_jax/export/int8.py`, calibrated on the demo clip), checked
 against our boxes with a looser limit (int8 is close, not equal) and timed
 frame by frame in turn with the fp32 one (and torch's under --torch).
 """
@@ -36,16 +36,24 @@ from absl import flags
 import jax
 import numpy as np
 
+from benchmarks import timing
 from experiments import cli
-from siamfc_jax import benchmarking
+from siamfc_jax import backends
 from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
 
+try:  # torch is optional: without it the --torch rows are skipped
+  import torch
+  from benchmarks import torch_step
+  _TORCH_MISSING = None
+except ImportError as e:
+  _TORCH_MISSING = f"torch not installed ({e}); pip install torch==2.13.0"
+
 _NUM_FRAMES = flags.DEFINE_integer(
     "num_frames", 30, "Timed frames per figure, after "
-    f"{benchmarking.WARMUP_STEPS} warm-up frames (the clip has 196).")
+    f"{timing.WARMUP_STEPS} warm-up frames (the clip has 196).")
 _BATCH_SIZES = flags.DEFINE_list(
     "batch_sizes", None, "N of the N-sequences-at-once rows; default 1,8,32 "
     "on an accelerator, 1,4,8 on CPU; empty for none.")
@@ -114,7 +122,7 @@ def _trackers(tiny: bool, checkpoint: str | None = None):
 
   def tracker_for(num_scales):
     if num_scales not in cache:
-      params = benchmarking.params_for(num_scales, base)
+      params = timing.params_for(num_scales, base)
       cache[num_scales] = tracker_lib.Tracker(spec, variables, params,
                                               name=f"SiamFC-{num_scales}s")
     return cache[num_scales]
@@ -126,7 +134,7 @@ def _check_boxes(name, timer, tracker, clip, limit=TORCH_CHECK_PX):
   """Max box difference (px) of `timer`'s first frames from our step's."""
   n = min(TORCH_CHECK_FRAMES, len(clip.frames) - 1)
   want = [b for _, (_, b) in zip(range(n),
-                                benchmarking.step_timer(tracker, clip))]
+                                timing.step_timer(tracker, clip))]
   got = [b for _, (_, b) in zip(range(n), timer)]
   diff = float(np.abs(np.stack(got) - np.stack(want)).max())
   print(f"{name} vs JAX boxes, {tracker.params.num_scales} scales, frames "
@@ -141,7 +149,7 @@ def _ort_name(precision: str) -> str:
 def _ort_timers(tracker, clip, precisions):
   """{row name: generator of step seconds} of the one-sequence ONNX Runtime
   step in each precision."""
-  return {_ort_name(p): (t for t, _ in benchmarking.ort_step_timer(
+  return {_ort_name(p): (t for t, _ in timing.ort_step_timer(
       tracker, clip, precision=p)) for p in precisions}
 
 
@@ -150,10 +158,10 @@ def _interleaved(timers, s):
   in turn, so that load from other work falls on all alike."""
   seconds = {name: [] for name in timers}
   for i, ticks in enumerate(zip(*timers.values())):
-    if i >= benchmarking.WARMUP_STEPS:
+    if i >= timing.WARMUP_STEPS:
       for name, t in zip(timers, ticks):
         seconds[name].append(t)
-  return [benchmarking.Row.from_seconds(name, s, 1, t)
+  return [timing.Row.from_seconds(name, s, 1, t)
           for name, t in seconds.items()]
 
 
@@ -166,7 +174,6 @@ def _time_ort(tracker_for, clip, scales, batch_sizes, single=True,
   Returns:
     (rows, the "onnxruntime" entry of the JSON), or (None, reason).
   """
-  from siamfc_jax import backends  # pylint: disable=g-import-not-at-top
   why = backends.onnxruntime_missing()
   if why:
     return None, why
@@ -177,7 +184,7 @@ def _time_ort(tracker_for, clip, scales, batch_sizes, single=True,
     tracker = tracker_for(s)
     for p in precisions:
       limit = TORCH_CHECK_PX if p == "fp32" else INT8_CHECK_PX
-      diff = _check_boxes(f"onnxruntime {p}", benchmarking.ort_step_timer(
+      diff = _check_boxes(f"onnxruntime {p}", timing.ort_step_timer(
           tracker, clip, precision=p), tracker, clip, limit)
       key = str(s) if p == "fp32" else f"{s}_{p}"
       info["check"][key] = {"max_box_diff_px": diff, "ok": diff <= limit}
@@ -185,8 +192,8 @@ def _time_ort(tracker_for, clip, scales, batch_sizes, single=True,
       rows += _interleaved(_ort_timers(tracker, clip, precisions), s)
     for n in batch_sizes:
       if n > 1:
-        rows.append(benchmarking.Row.from_seconds(
-            "ort_batch_step", s, n, benchmarking.time_ort(tracker, clip, n)))
+        rows.append(timing.Row.from_seconds(
+            "ort_batch_step", s, n, timing.time_ort(tracker, clip, n)))
   return rows, info
 
 
@@ -199,11 +206,8 @@ def _time_torch(tracker_for, clip, scales, with_ort=()):
     (rows to add, the "torch" entry of the JSON), or (None, reason) when
     torch is not installed.
   """
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-    from benchmarks import torch_step  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    return None, f"torch not installed ({e}); pip install torch==2.13.0"
+  if _TORCH_MISSING:
+    return None, _TORCH_MISSING
   device = "cuda" if torch.cuda.is_available() else "cpu"
   info = {"version": torch.__version__, "device": device,
           "threads": torch.get_num_threads(), "check": {}}
@@ -238,7 +242,7 @@ def _time_torch(tracker_for, clip, scales, with_ort=()):
       continue
     # Each frame: our step, then torch's in both layouts, so that load from
     # other work on the machine falls on all three alike.
-    timers = {"step_interleaved": (t for t, _ in benchmarking.step_timer(
+    timers = {"step_interleaved": (t for t, _ in timing.step_timer(
         tracker, clip))}
     timers.update(_ort_timers(tracker, clip, with_ort))
     for layout, step in steps.items():
@@ -263,24 +267,24 @@ def _summary(results) -> list[str]:
   for (name, s), ms in sorted(by_key.items()):
     if name != "ort_step":
       continue
-    torch = {k: by_key[k, s] for k in ("torch_step_nchw",
-                                       "torch_step_channels_last")
-             if (k, s) in by_key}
+    torch_rows = {k: by_key[k, s] for k in ("torch_step_nchw",
+                                            "torch_step_channels_last")
+                  if (k, s) in by_key}
     jax_ms = by_key.get(("step_interleaved", s), by_key.get(("step", s)))
     line = (f"{s} scales: ONNX Runtime step {ms:.1f} ms ({1e3 / ms:.1f} "
             f"frames/s) is {_ratio(ms, jax_ms)} our JAX step {jax_ms:.1f} ms")
-    if torch:
-      fastest = min(torch, key=torch.get)
-      line += (f" and {_ratio(ms, torch[fastest])} PyTorch "
-               f"{fastest[len('torch_step_'):]} {torch[fastest]:.1f} ms")
+    if torch_rows:
+      fastest = min(torch_rows, key=torch_rows.get)
+      line += (f" and {_ratio(ms, torch_rows[fastest])} PyTorch "
+               f"{fastest[len('torch_step_'):]} {torch_rows[fastest]:.1f} ms")
     lines.append(line)
     if ("ort_step_int8", s) in by_key:
       int8 = by_key["ort_step_int8", s]
       line = (f"{s} scales: int8 ONNX Runtime step {int8:.1f} ms "
               f"({1e3 / int8:.1f} frames/s) is {_ratio(int8, ms)} the fp32 "
               f"one")
-      if torch:
-        line += (f" and {_ratio(int8, torch[fastest])} PyTorch "
+      if torch_rows:
+        line += (f" and {_ratio(int8, torch_rows[fastest])} PyTorch "
                  f"{fastest[len('torch_step_'):]}")
       lines.append(line)
   for (name, s), ms in sorted(by_key.items()):
@@ -339,7 +343,7 @@ def main(argv):
     print(f"  {message}", flush=True)
 
   try:
-    results = benchmarking.run_all(tracker_for, _NUM_FRAMES.value, scales,
+    results = timing.run_all(tracker_for, _NUM_FRAMES.value, scales,
                                    batch_sizes, log=log)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
@@ -347,7 +351,7 @@ def main(argv):
                                  _CHECKPOINT.value or "siamfc")
   with_ort = _ONNXRUNTIME.value or "int8" in precisions
   if with_ort or _TORCH.value:
-    clip = benchmarking.load_clip(_NUM_FRAMES.value)
+    clip = timing.load_clip(_NUM_FRAMES.value)
   if with_ort:
     # With --torch the one-sequence ORT steps are timed in turn with it.
     _add_rows(results, "onnxruntime", "ONNX Runtime", *_time_ort(
@@ -357,9 +361,9 @@ def main(argv):
     _add_rows(results, "torch", "PyTorch", *_time_torch(
         tracker_for, clip, scales, with_ort=precisions if with_ort
         and "skipped" not in results["onnxruntime"] else ()))
-    results["meta"]["load_after"] = benchmarking.load_average()
+    results["meta"]["load_after"] = timing.load_average()
   print()
-  print(benchmarking.format_table(results))
+  print(timing.format_table(results))
   if "torch" in results and "device" in results["torch"]:
     t = results["torch"]
     print(f"PyTorch {t['version']} on {t['device']}, {t['threads']} threads")
