@@ -280,6 +280,18 @@ def test_a_sidecar_that_does_not_match_its_files_is_refused(
     export.load(tmp_path)
 
 
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_the_sidecar_names_every_field_a_reader_needs(variables, fmt):
+  _needs(fmt)
+  sidecar, _ = export.export_steps(SPEC, variables, PARAMS, fmt)
+  assert set(sidecar) >= {
+      "format", "version", "kind", "siamfc_jax", "jax", "frame_size",
+      "num_sequences", "params_as_inputs", "spec", "track_params",
+      "weights_sha256", "state", "steps", "usage"}
+  assert sidecar["weights_sha256"] == export.weights_sha256(variables)
+  assert sidecar["state"] == list(export.STATE)
+
+
 def test_variables_must_match_an_export_that_takes_them(tmp_path, variables):
   export.export(tmp_path, SPEC, variables, PARAMS, "stablehlo",
                 params_as_inputs=True)
