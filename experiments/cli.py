@@ -4,7 +4,9 @@
       cli.run(main)              # instead of absl's app.run(main)
 
 The library refuses bad input with a `ValueError`, `FileNotFoundError` or
-`FileExistsError` whose message names the file or value (STYLE.md). A user
+`FileExistsError` whose message names the file or value (STYLE.md); the
+OS refuses a path given with `IsADirectoryError`, `NotADirectoryError` or
+`PermissionError`, which name it. A user
 of the command line needs that message, not the 20 lines of stack above it:
 `run` prints it as one line, `<program>: error: <message>`, and exits with
 status 1 (absl's `app.UsageError` too, with its exit code, instead of
@@ -16,8 +18,14 @@ exception is a bug and keeps its traceback. Set
 Warnings of the library (`sequences.GroundTruthWarning`, ...) are printed
 as one line too, `<program>: warning: <message>`, without the file and line
 prefix of Python's default format; other warnings keep that format.
+
+JAX's INFO line "Unable to initialize backend 'tpu'" (absl's handler shows
+INFO) is dropped: it is the probe of an optional plugin, on every command
+of a machine without one. A backend that is asked for and fails still
+raises, and a GPU is used where there is one.
 """
 
+import logging
 import os
 import sys
 from typing import Any, Callable
@@ -29,7 +37,10 @@ from absl import flags
 # Set to 1 (or any value but "", "0") for tracebacks of refused input.
 VERBOSE_ENV = "SIAMFC_VERBOSE"
 # The library's exceptions for bad input (STYLE.md, "Errors").
-INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+# The OS's refusals of a path the user gave (an output that is a folder, a
+# folder that is a file, no permission) name that path too.
+INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError,
+                IsADirectoryError, NotADirectoryError, PermissionError)
 # Warnings printed as one line: subclasses of these, raised by siamfc_jax.
 _ONE_LINE_WARNINGS = (UserWarning,)
 
@@ -83,6 +94,22 @@ def install_warning_format() -> None:
   warnings.showwarning = show
 
 
+class _QuietBackendProbe(logging.Filter):
+  """Drops JAX's INFO records of optional backends that failed to load."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not (record.levelno <= logging.INFO and
+                str(record.msg).startswith("Unable to initialize backend"))
+
+
+def quiet_jax_backend_probe() -> None:
+  """Hides JAX's "Unable to initialize backend 'tpu'" INFO line (module
+  docstring); idempotent."""
+  logger = logging.getLogger("jax._src.xla_bridge")
+  if not any(isinstance(f, _QuietBackendProbe) for f in logger.filters):
+    logger.addFilter(_QuietBackendProbe())
+
+
 def catch_input_errors(main: Callable[[list[str]], Any]
                        ) -> Callable[[list[str]], Any]:
   """`main` with refused input turned into one line and exit status 1."""
@@ -117,4 +144,5 @@ def _parse_flags(argv: list[str]) -> list[str]:
 def run(main: Callable[[list[str]], Any]) -> None:
   """`app.run(main)` with one-line errors and warnings (module docstring)."""
   install_warning_format()
+  quiet_jax_backend_probe()
   app.run(catch_input_errors(main), flags_parser=_parse_flags)

@@ -29,6 +29,8 @@ def _fail(error):
     (ValueError("a.txt:3: bad\nline"), 1, "track: error: a.txt:3: bad line"),
     (FileNotFoundError("b.jpg: gone"), 1, "track: error: b.jpg: gone"),
     (FileExistsError("out: exists"), 1, "track: error: out: exists"),
+    (IsADirectoryError(21, "Is a directory", "out"), 1,
+     "track: error: [Errno 21] Is a directory: 'out'"),
     (app.UsageError("--x: no", exitcode=2), 2,
      "track: error: --x: no"),
 ])

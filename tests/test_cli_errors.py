@@ -172,3 +172,51 @@ def test_siamfc_verbose_shows_the_traceback(runs):
   run, _, _ = runs["track", "verbose"]
   assert run.returncode != 0
   assert "Traceback" in run.stderr and "non-numeric value" in run.stderr
+
+
+# Refused before the network is loaded (fast): a video or a live source
+# without a first box (naming the flag and the app that draws it), a camera
+# that does not exist, a live source to render.
+REFUSALS = ("video_without_box", "stream_without_box", "missing_camera",
+            "live_render")
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+  """case -> (completed process, texts its error line must hold)."""
+  tmp = tmp_path_factory.mktemp("refusals")
+  clip = tmp / "clip.mp4"
+  clip.write_bytes(b"not read: refused before")
+  url = "rtsp://127.0.0.1:9/cam"
+  cases = {
+      "video_without_box": ([f"--seq={clip}"], [
+          f"{clip} is a video", "--init_box=x,y,w,h",
+          "python -m experiments.app"]),
+      "stream_without_box": ([f"--seq={url}"], [
+          f"{url} is a live source", "--init_box=x,y,w,h",
+          "python -m experiments.app"]),
+      "missing_camera": (["--seq=/dev/video97", "--init_box=1,2,3,4"], [
+          "camera /dev/video97: /dev/video97 not found: expected a video "
+          "device"]),
+      "live_render": ([f"--seq={url}", "--init_box=1,2,3,4",
+                       f"--render={tmp / 'x.mp4'}"], [
+                           "--render needs a video or a sequence"]),
+  }
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    futures = {case: pool.submit(subprocess.run, **_command(
+        "track", *args, f"--output={tmp / case / 'boxes.txt'}"))
+               for case, (args, _) in cases.items()}
+  return {case: (futures[case].result(), cases[case][1]) for case in cases}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_track_refuses_a_source_it_cannot_track_in_one_line(refusals, case):
+  if case == "missing_camera" and not sys.platform.startswith("linux"):
+    pytest.skip("cameras by device path are Linux's")
+  run, texts = refusals[case]
+  assert run.returncode == 1, run.stderr
+  errors = _lines(run.stderr, "track: error: ")
+  assert len(errors) == 1 and run.stderr.strip() == errors[0], run.stderr
+  for text in texts:
+    assert text in errors[0]
+  assert "Tracking" not in run.stdout  # before the network was loaded

@@ -48,6 +48,10 @@ def test_cli_tracks_a_video_file_from_an_initial_box(tmp_path):
   assert run.returncode == 0, run.stderr
   boxes = np.loadtxt(out, delimiter=",")
   assert boxes.shape == (6, 4)
+  assert "Tracking clip (6 frames)" in run.stdout  # counted by ffmpeg
+  # A clean console: no JAX backend probe, no fork warning (ffmpeg).
+  assert "Unable to initialize backend" not in run.stderr
+  assert "os.fork()" not in run.stderr and "Warning" not in run.stderr
   # The tracker stays on the bag.
   assert metrics.iou(boxes[-1:], seq.boxes[5:6])[0] > 0.5
   assert "success AUC" not in run.stdout  # no ground truth for a video
