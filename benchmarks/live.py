@@ -21,8 +21,9 @@ calibration), warmed up before the clock starts.
   (`server.serve_in_background`) and a WebSocket client does what the page
   does with a camera (`static/app.js`): at each tick of a clock at the
   source's rate it captures a frame; if the box of the frame before is not
-  back yet the frame is dropped, else it is JPEG-encoded (quality 0.9, as
-  `canvas.toBlob`) and sent as the page's binary message (header length,
+  back yet the frame waits (superseding, and dropping, one that waited) and
+  goes as soon as that box is back, else it is JPEG-encoded (quality 0.9,
+  as `canvas.toBlob`) and sent as the page's binary message (header length,
   JSON header with the frame counter and capture time, the JPEG), the first
   with the drawn box and the settings (`init`). The server decodes, tracks,
   keeps the frame and sends the boxes back (`live_boxes`). Latency: the
@@ -57,6 +58,7 @@ from absl import flags
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image
+from websockets.asyncio import client as websockets_client
 
 from experiments import cli
 from siamfc_jax import pretrained
@@ -199,12 +201,13 @@ def measure_websocket(url: str, frames: Sequence[np.ndarray],
 async def _camera(ws_url: str, frames: Sequence[np.ndarray],
                   boxes: np.ndarray, seconds: float, fps: float,
                   settings: dict) -> app_live.Summary:
-  # pylint: disable=g-import-not-at-top
-  from websockets.asyncio.client import connect
   period = 1.0 / fps
   records: list[app_live.Record] = []
-  state = {"in_flight": False, "dropped": 0}
-  async with connect(ws_url, max_size=None, proxy=None) as ws:
+  # pending: the newest frame captured while one was in flight.
+  state = {"in_flight": False, "dropped": 0, "pending": None}
+  sending = set()
+  async with websockets_client.connect(ws_url, max_size=None,
+                                       proxy=None) as ws:
     hello = json.loads(await ws.recv())
     if hello.get("type") != "hello":
       raise RuntimeError(f"the app did not say hello: {hello}")
@@ -225,13 +228,23 @@ async def _camera(ws_url: str, frames: Sequence[np.ndarray],
         state["in_flight"] = False
         if now - records[0].time >= seconds:
           return
+        pending, state["pending"] = state["pending"], None
+        if pending is not None:
+          send_soon(pending, {})
 
     async def send(frame, header):
       jpeg = await asyncio.to_thread(_jpeg, frame)  # toBlob: off the loop
       await ws.send(frame_message(header, jpeg))
 
+    def send_soon(index: int, extra: dict) -> None:
+      state["in_flight"] = True
+      header = {"counter": index, "t": (start + index * period) * 1e3,
+                **extra}
+      task = asyncio.create_task(send(frames[index % len(frames)], header))
+      sending.add(task)
+      task.add_done_callback(sending.discard)
+
     receiver = asyncio.create_task(receive())
-    sending = set()
     start = time.perf_counter()
     tick = 0  # the camera's next frame
     while not receiver.done():
@@ -248,16 +261,12 @@ async def _camera(ws_url: str, frames: Sequence[np.ndarray],
         state["dropped"] += latest - tick
       tick = latest + 1
       if state["in_flight"]:
-        state["dropped"] += 1
+        if state["pending"] is not None:
+          state["dropped"] += 1
+        state["pending"] = latest
         continue
-      state["in_flight"] = True
-      header = {"counter": latest, "t": (start + latest * period) * 1e3}
-      if not records:
-        header.update(init=boxes.tolist(), settings=settings)
-      task = asyncio.create_task(
-          send(frames[latest % len(frames)], header))
-      sending.add(task)
-      task.add_done_callback(sending.discard)
+      send_soon(latest, {} if records else {"init": boxes.tolist(),
+                                            "settings": settings})
     await receiver  # raises the app's error, if any
     await asyncio.gather(*sending)
   return app_live.summarize(records)

@@ -289,7 +289,7 @@ def test_closing_tabs_gives_the_memory_back_after_20_cycles(
   cycle()  # loads the network, starts the server's threads
   before = _rss_mib()
   for _ in range(20):
-    cycle(); print("RSS", round(_rss_mib(), 1), flush=True)
+    cycle()
   after = _rss_mib()
   assert after - before < RSS_TOLERANCE_MIB, (
       f"RSS {before:.1f} MiB after the warm-up, {after:.1f} MiB after 20 "

@@ -8,12 +8,8 @@ in this process, tracks frames and gives figures that make sense.
 
 import math
 
-import pytest
-
-pytest.importorskip("websockets", reason="the WebSocket leg's client")
-
-from benchmarks import live as bench  # noqa: E402
-from siamfc_jax.app import server  # noqa: E402
+from benchmarks import live as bench
+from siamfc_jax.app import server
 
 
 def test_frame_message_is_what_the_server_parses():

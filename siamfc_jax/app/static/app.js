@@ -479,7 +479,7 @@ async function startCamera() {
     video.srcObject = stream;
     await video.play();
     app.live = {video, stream, paused: false, boxes: [], counter: 0,
-                inFlight: false, dropped: 0, tracked: 0, sent: {},
+                inFlight: false, pending: null, dropped: 0, tracked: 0, sent: {},
                 latencies: [], times: [], tracking: false,
                 grab: document.createElement("canvas")};
     canvas.width = video.videoWidth;
@@ -524,9 +524,13 @@ function onCameraFrame() {
     app.image = grab;
     live.counter += 1;
     if (live.tracking) {
-      // One frame in flight: the frames captured meanwhile are dropped.
-      if (live.inFlight) live.dropped += 1;
-      else sendCameraFrame(grab, null);
+      // One frame in flight. The newest frame captured meanwhile waits and
+      // goes as soon as the boxes are back; those it supersedes are dropped.
+      if (!live.inFlight) sendCameraFrame(grab, null);
+      else {
+        if (live.pending) live.dropped += 1;
+        live.pending = {counter: live.counter, t: performance.now()};
+      }
     }
     draw();
     updateLiveStats();
@@ -534,10 +538,11 @@ function onCameraFrame() {
   nextCameraFrame();
 }
 
-function sendCameraFrame(grab, init) {
+function sendCameraFrame(grab, init, captured) {
   const live = app.live;
   live.inFlight = true;
-  const header = {counter: live.counter, t: performance.now()};
+  const header = captured ? {counter: captured.counter, t: captured.t} :
+    {counter: live.counter, t: performance.now()};
   if (init) { header.init = init; header.settings = settings(); }
   grab.toBlob(async (blob) => {
     const jpeg = new Uint8Array(await blob.arrayBuffer());
@@ -561,6 +566,11 @@ function onLiveBoxes(m) {
   while (live.times.length && now - live.times[0] > 2000) live.times.shift();
   live.tracked += 1;
   if (!live.paused) live.boxes = m.boxes;
+  const pending = live.pending;
+  live.pending = null;
+  if (pending && live.tracking && !live.paused) {
+    sendCameraFrame(grabFrame(), null, pending);
+  }
   draw();
   updateLiveStats();
 }
