@@ -139,92 +139,79 @@ def make_app(settings: AppSettings | None = None) -> Starlette:
         "precisions": list(trackers_lib.PRECISIONS),
         "max_upload_mb": settings.max_upload_mb})
 
-  async def upload(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      size = int(request.headers.get("content-length") or 0)
-      if size > limit:
-        raise _TooLarge()
-      path = session.upload_path(request.query_params.get("name", ""))
-      written = 0
-      with open(path, "wb") as f:
-        async for chunk in request.stream():
-          written += len(chunk)
-          if written > limit:
-            f.close()
-            path.unlink()
-            raise _TooLarge()
-          f.write(chunk)
-      if not written:
-        raise ValueError(f"{path.name}: the upload is empty")
-      return JSONResponse(await run_in_threadpool(session.open_video, path))
-    except _TooLarge:
-      message = (f"the upload is larger than the limit of "
-                 f"{settings.max_upload_mb:g} MB (--max_upload_mb)")
-      log.warning("session %s: %s", sid, message)
-      return JSONResponse({"error": message}, 413)
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+  def session_route(handle):
+    """A route of one session: `handle(request, session)`, its refusals as
+    one JSON error (`_error`) instead of a traceback."""
 
-  async def open_path(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      if settings.data_root is None:
-        raise ValueError("the server has no --data_root to open from")
-      body = await request.json()
-      relative = str(body.get("path", ""))
-      return JSONResponse(await run_in_threadpool(
-          session.open_path, pathlib.Path(settings.data_root), relative))
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+    async def route(request: Request) -> Response:
+      sid = request.path_params["sid"]
+      try:
+        return await handle(request, state.session(request))
+      except _TooLarge:
+        message = (f"the upload is larger than the limit of "
+                   f"{settings.max_upload_mb:g} MB (--max_upload_mb)")
+        log.warning("session %s: %s", sid, message)
+        return JSONResponse({"error": message}, 413)
+      except Exception as e:  # pylint: disable=broad-except
+        return _error(sid, e)
 
-  async def frame(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      index = request.path_params["index"]
-      data = await run_in_threadpool(session.frame_jpeg, index)
-      return Response(data, media_type="image/jpeg",
-                      headers={"cache-control": "private, max-age=3600"})
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+    return route
 
-  async def live_frame(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      data = session.live.frame(request.path_params["index"])
-      return Response(data, media_type="image/jpeg")
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+  @session_route
+  async def upload(request, session):
+    size = int(request.headers.get("content-length") or 0)
+    if size > limit:
+      raise _TooLarge()
+    path = session.upload_path(request.query_params.get("name", ""))
+    written = 0
+    with open(path, "wb") as f:
+      async for chunk in request.stream():
+        written += len(chunk)
+        if written > limit:
+          f.close()
+          path.unlink()
+          raise _TooLarge()
+        f.write(chunk)
+    if not written:
+      raise ValueError(f"{path.name}: the upload is empty")
+    return JSONResponse(await run_in_threadpool(session.open_video, path))
 
-  async def live_records(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      return JSONResponse({"frames": session.live.records})
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+  @session_route
+  async def open_path(request, session):
+    if settings.data_root is None:
+      raise ValueError("the server has no --data_root to open from")
+    body = await request.json()
+    relative = str(body.get("path", ""))
+    return JSONResponse(await run_in_threadpool(
+        session.open_path, pathlib.Path(settings.data_root), relative))
 
-  async def result(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      return JSONResponse(session.result())
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+  @session_route
+  async def frame(request, session):
+    data = await run_in_threadpool(session.frame_jpeg,
+                                   request.path_params["index"])
+    return Response(data, media_type="image/jpeg",
+                    headers={"cache-control": "private, max-age=3600"})
 
-  async def download(request: Request) -> Response:
-    sid = request.path_params["sid"]
-    try:
-      session = state.session(request)
-      name = request.path_params["name"]
-      path = await run_in_threadpool(session.output, name)
-      return FileResponse(path, filename=name)
-    except Exception as e:  # pylint: disable=broad-except
-      return _error(sid, e)
+  @session_route
+  async def live_frame(request, session):
+    data = session.live.frame(request.path_params["index"])
+    return Response(data, media_type="image/jpeg")
+
+  @session_route
+  async def live_records(request, session):
+    del request
+    return JSONResponse({"frames": session.live.records})
+
+  @session_route
+  async def result(request, session):
+    del request
+    return JSONResponse(session.result())
+
+  @session_route
+  async def download(request, session):
+    name = request.path_params["name"]
+    path = await run_in_threadpool(session.output, name)
+    return FileResponse(path, filename=name)
 
   async def websocket(ws: WebSocket) -> None:
     await ws.accept()
