@@ -70,6 +70,7 @@ from siamfc_jax import frames as frames_lib
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax import tracking
+from siamfc_jax.app import outputs as app_outputs
 from siamfc_jax.app import live as app_live
 from siamfc_jax.data import live
 from siamfc_jax.data import sequences
@@ -331,7 +332,7 @@ def track_targets(tracker: tracker_lib.Tracker, targets: np.ndarray) -> None:
 
 def _box_line(box: np.ndarray) -> str:
   """One `x,y,w,h` line of a boxes file ([4] box)."""
-  return ",".join(f"{v:.3f}" for v in box) + "\n"
+  return app_outputs.format_box(box) + "\n"
 
 
 def track_live(tracker: tracker_lib.Tracker, seq: str,

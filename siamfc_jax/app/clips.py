@@ -9,21 +9,19 @@ again from the start of each run, so the boxes are those of
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import os
 import pathlib
 from typing import Iterator
-import warnings
 
 import numpy as np
-from PIL import Image
 
 from siamfc_jax import frames as frames_lib
+from siamfc_jax.data import curation
 from siamfc_jax.data import sequences
 from siamfc_jax.data import video
 
-JPEG_QUALITY = 90
+JPEG_QUALITY = curation.JPEG_QUALITY
 # Frames over this many are refused: each is kept as a JPEG for the page.
 MAX_FRAMES = 20000
 
@@ -54,7 +52,7 @@ class Clip:
     """The frames from `start` on: paths of a folder, arrays of a video."""
     if self.frames is not None:
       return iter(self.frames[start:])
-    return itertools.islice(_decode(self.source), start, None)
+    return itertools.islice(video.read_video(self.source), start, None)
 
   def jpeg(self, index: int) -> bytes:
     """Frame `index` as a JPEG for the page."""
@@ -82,11 +80,9 @@ class Clip:
                 for b in self.ground_truth]}
 
 
-def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-  """An [H, W, 3] uint8 frame as JPEG bytes."""
-  out = io.BytesIO()
-  Image.fromarray(frame).save(out, format="JPEG", quality=quality)
-  return out.getvalue()
+def encode_jpeg(frame: np.ndarray) -> bytes:
+  """An [H, W, 3] uint8 frame as the page's JPEG bytes."""
+  return curation.encode_jpeg(frame, JPEG_QUALITY)
 
 
 def decode_jpeg(data: bytes, what: str = "frame") -> np.ndarray:
@@ -96,8 +92,7 @@ def decode_jpeg(data: bytes, what: str = "frame") -> np.ndarray:
     ValueError: the bytes are not an image (naming `what`).
   """
   try:
-    with Image.open(io.BytesIO(data)) as img:
-      return np.asarray(img.convert("RGB"))
+    return curation.decode_jpeg(data)
   except Exception as e:  # PIL raises several kinds for bad bytes
     raise ValueError(f"{what}: not a JPEG image ({first_line(e)})") from None
 
@@ -108,14 +103,6 @@ def first_line(error: BaseException | str, limit: int = 300) -> str:
   lines = [s.strip() for s in str(error).splitlines() if s.strip()]
   text = lines[0] if lines else type(error).__name__
   return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _decode(path: pathlib.Path) -> Iterator[np.ndarray]:
-  # imageio-ffmpeg starts ffmpeg with a fork in a threaded process; the
-  # child only execs ffmpeg, so JAX's warning about it is noise here.
-  with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=".*os.fork")
-    yield from video.read_video(path)
 
 
 def open_video(path: os.PathLike | str, jpegs: os.PathLike | str,
@@ -140,7 +127,7 @@ def open_video(path: os.PathLike | str, jpegs: os.PathLike | str,
   jpegs.mkdir(parents=True, exist_ok=True)
   count, size = 0, None
   try:
-    for frame in _decode(path):
+    for frame in video.read_video(path):
       if size is None:
         size = frame.shape[:2]
       elif frame.shape[:2] != size:

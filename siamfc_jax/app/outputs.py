@@ -34,6 +34,7 @@ def boxes_files(name: str, num_targets: int) -> list[str]:
 
 
 def format_box(box) -> str:
+  """One `x,y,w,h` line of a boxes file (no newline), as `track` writes."""
   return ",".join(f"{v:.3f}" for v in box)
 
 
