@@ -36,9 +36,9 @@ import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
-from benchmarks import timing
+from siamfc_jax.speed import timing
 from benchmarks import train_timing
-from experiments import cli
+from siamfc_jax.cli import entry
 from siamfc_jax import embedding
 from siamfc_jax import model
 from siamfc_jax import sharding
@@ -232,4 +232,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  entry.run(main)

@@ -60,7 +60,7 @@ import numpy as np
 from PIL import Image
 from websockets.asyncio import client as websockets_client
 
-from experiments import cli
+from siamfc_jax.cli import entry
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
 from siamfc_jax.app import live as app_live
@@ -391,4 +391,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  entry.run(main)

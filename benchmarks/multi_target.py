@@ -56,7 +56,7 @@ _REPEATS = flags.DEFINE_integer(
 _TINY = flags.DEFINE_bool("tiny_network", False, "A tiny random network (1/8 "
                           "width) instead of the bundled one: a smoke run.")
 
-# Flag names unlike those of benchmarks/tracking_speed.py (one process may
+# Flag names unlike those of siamfc_jax/cli/benchmark.py (one process may
 # import both, as the tests do).
 # Frames of the warm-up run that compiles / exports each K.
 WARMUP_FRAMES = 2

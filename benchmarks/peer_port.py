@@ -20,7 +20,7 @@ Per tracker and repeat it prints the median milliseconds of a tracker call
 `Tracker.track` both report), the frames per second those calls give, the
 frames per second of the whole run with decoding, and the success AUC.
 AUCs differ because the port crops and upsamples differently
-(`benchmarks/torch_step.py`), not because of the network.
+(`siamfc_jax/speed/torch_step.py`), not because of the network.
 """
 
 import importlib
@@ -33,7 +33,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from experiments import cli
+from siamfc_jax.cli import entry
 from siamfc_jax import model
 from siamfc_jax import pretrained
 from siamfc_jax import tracker as tracker_lib
@@ -167,4 +167,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  entry.run(main)

@@ -24,7 +24,7 @@ import jax
 from ml_collections import config_flags
 
 from benchmarks import train_timing
-from experiments import cli
+from siamfc_jax.cli import entry
 from siamfc_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -76,4 +76,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  entry.run(main)

@@ -1,54 +1,8 @@
-r"""Trains SiamFC.
+"""`python -m experiments.train`: `siamfc-jax train` in a checkout (see
+siamfc_jax/cli/train.py)."""
 
-  python -m experiments.train --config=experiments/configs/vid.py \
-      --workdir=runs/vid [--config.batch_size=16 ...]
-
-Runs on every visible device (data parallel); set --multihost on each host
-of a multi-host job (experiments/multihost.py: the coordinator is detected
-on known clusters, else --coordinator_address, --num_processes,
---process_id). A run resumes from the newest checkpoint in --workdir.
-"""
-
-from absl import app
-from absl import flags
-from absl import logging
-import jax
-from ml_collections import config_flags
-
-from experiments import cli
-from experiments import multihost
-from siamfc_jax import training
-
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None,
-    "Training config file (experiments/configs/*.py[:variant]).",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints and logs.")
-flags.mark_flags_as_required(["config", "workdir"])
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file at INFO
-  try:
-    multihost.initialize()
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  try:
-    training.check_config(_CONFIG.value)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  print(f"Training on {jax.device_count()} device(s) in "
-        f"{jax.process_count()} process(es): "
-        f"{jax.devices()[0].device_kind}")
-  result = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  if result["validation"]:
-    print(f"Last validation: {result['validation'][-1]}")
-  if result["tracking"]:
-    best = max(result["tracking"], key=lambda t: t["auc"])
-    print(f"Best tracking validation: {best} (in {_WORKDIR.value}/best)")
-
+from siamfc_jax.cli import entry
+from siamfc_jax.cli import train
 
 if __name__ == "__main__":
-  cli.run(main)
+  entry.run(train.main)

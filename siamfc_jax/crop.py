@@ -9,6 +9,7 @@ same mapping as MATLAB `imresize` (`u / s + 0.5 * (1 - 1 / s)`, 1-based) and
 (the original pads with the mean colour of the first frame).
 
 Deliberate differences from the original (`get_subwindow_tracking.m`):
+
 - the window is placed at the exact sub-pixel centre and size instead of
   rounded integer pixel bounds;
 - bilinear sampling instead of bicubic `imresize` with antialiasing, as the

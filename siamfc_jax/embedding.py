@@ -169,6 +169,7 @@ def cfnet_spec(variant: str, width: float = 1.0) -> ModelSpec:
   All have total stride 4, 32 output channels, conv biases and BN after
   every layer but conv5 (as the released `.mat` files). With 255 exemplars
   and searches (33x33 maps):
+
     cfnet-conv1: conv1 only (11x11, stride 4); 62x62 CF, 30x30 template.
     cfnet-conv2: conv1 96 /2, pool /2, conv2 32 (2 groups); 57 -> 25.
     cfnet-conv3: "baseline+CF-conv3": conv2 256 with a stride-1 pool, then
@@ -176,6 +177,7 @@ def cfnet_spec(variant: str, width: float = 1.0) -> ModelSpec:
     cfnet-conv5: AlexNet 96-256-384-384-32 with pools /2 and /1; 49 -> 17.
     baseline-conv5: the same branch with xcorr and 127 exemplars (17x17
       template): the "improved SiamFC" of the CFNet paper.
+
   `width` multiplies every channel count (tests use narrow nets).
   """
   if variant not in CFNET_VARIANTS:

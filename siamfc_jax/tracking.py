@@ -11,6 +11,7 @@ call (one frame, shared, not copied), bit for bit as K separate runs.
 
 What the original (`tracker.m`, `tracker_eval.m`) does and where we differ,
 on purpose, each for a reason written beside it:
+
 - scores are upsampled with bicubic interpolation (Keys a = -0.5, half-pixel
   centres, weights renormalised at the borders: `jax.image.resize`'s, as two
   matrix products so that it exports exactly; MATLAB's `imresize` kernel,

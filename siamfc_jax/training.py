@@ -24,6 +24,7 @@ BN layer). One difference: the original blends the moments' sigma, we blend
 the variance (Flax stores variances).
 
 Options beyond the paper (config fields, off by default; docs/training.md):
+
 - `loss`: "logistic" (Eq. 4), "triplet" (Dong & Shen, ECCV'18; `losses.py`)
   or "logistic+triplet" (logistic + `triplet_weight` x triplet).
 - Hard negatives: `in_batch_negatives` K appends, for each exemplar, the

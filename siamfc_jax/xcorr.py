@@ -17,6 +17,7 @@ def xcorr(z_feat: jax.Array, x_feat: jax.Array,
   (B exemplars x B searches, S = 1) and tracking (1 exemplar x S scales).
 
   Three formulations, equal to float32 rounding:
+
   - "gather" (small templates, SiamFC's 6x6, on every backend): one matrix
     product of every search cell with every template cell, then each
     output sums its Hz * Wz products that line up, picked by one gather of

@@ -152,3 +152,60 @@ def write_vot(root: pathlib.Path, lengths: dict[str, int],
     _save_boxes(folder / "groundtruth.txt", polygons)
     out[name] = boxes
   return out
+
+
+def write_lasot(root: pathlib.Path, lengths: dict[str, int],
+                absent: dict[str, list[int]] | None = None
+                ) -> dict[str, np.ndarray]:
+  """LaSOT folders `root/<class>/<class>-<n>/img/00000001.jpg` with
+  `groundtruth.txt` (1-based), `full_occlusion.txt` and `out_of_view.txt`.
+
+  Args:
+    root: dataset folder.
+    lengths: sequence name (`<class>-<n>`) -> number of frames.
+    absent: sequence name -> 0-based frames flagged fully occluded.
+
+  Returns:
+    Sequence name -> [n, 4] 0-based boxes.
+  """
+  out = {}
+  absent = absent or {}
+  for seed, (name, n) in enumerate(sorted(lengths.items())):
+    frames, boxes = frames_and_boxes(n, 300 + seed)
+    folder = root / name.rsplit("-", 1)[0] / name
+    _save_frames(folder / "img", frames, 8)
+    _save_boxes(folder / "groundtruth.txt", boxes + [1, 1, 0, 0])
+    flags = np.zeros(n, int)
+    flags[absent.get(name, [])] = 1
+    (folder / "full_occlusion.txt").write_text(",".join(map(str, flags)))
+    (folder / "out_of_view.txt").write_text(",".join(["0"] * n))
+    out[name] = boxes
+  return out
+
+
+def write_uav(root: pathlib.Path, lengths: dict[str, int],
+              attributes: dict[str, list[int]] | None = None,
+              folder: str = "UAV123") -> dict[str, np.ndarray]:
+  """A UAV123 download: `data_seq/UAV123/<seq>/000001.jpg`,
+  `anno/<folder>/<seq>.txt` (1-based) and, for the sequences of
+  `attributes`, `anno/<folder>/att/<seq>.txt` (12 comma-separated flags).
+
+  Names should not be UAV123's own (those read frame ranges of
+  `tables/uav_ranges.csv`).
+
+  Returns:
+    Sequence name -> [n, 4] 0-based boxes.
+  """
+  out = {}
+  for seed, (name, n) in enumerate(sorted(lengths.items())):
+    frames, boxes = frames_and_boxes(n, 400 + seed)
+    _save_frames(root / "data_seq" / "UAV123" / name, frames, 6)
+    anno = root / "anno" / folder
+    anno.mkdir(parents=True, exist_ok=True)
+    _save_boxes(anno / f"{name}.txt", boxes + [1, 1, 0, 0])
+    if attributes and name in attributes:
+      (anno / "att").mkdir(exist_ok=True)
+      (anno / "att" / f"{name}.txt").write_text(
+          ",".join(map(str, attributes[name])) + "\n")
+    out[name] = boxes
+  return out

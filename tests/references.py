@@ -225,3 +225,68 @@ def triplet_loss_loops(score: np.ndarray, labels: np.ndarray,
         terms.append(-np.log(prob))
     total += sum(terms) / (len(pos) * len(neg))
   return total / score.shape[0]
+
+
+# --- pysot-toolkit's one-pass definitions (StrangerZhang/pysot-toolkit,
+# 8b5ced3: pysot/utils/statistics.py success_overlap / success_error,
+# pysot/evaluation/ope_benchmark.py eval_success / eval_precision /
+# eval_norm_precision / show_result), written again as plain loops. Boxes
+# are the files' raw [x, y, w, h] values (pysot never shifts them).
+
+PYSOT_IOU_THRESHOLDS = np.arange(0, 1.05, 0.05)  # success_overlap
+
+
+def pysot_overlap(a: np.ndarray, b: np.ndarray) -> float:
+  """IoU of two [4] boxes, no +1, no epsilon, clipped to [0, 1]."""
+  left, right = max(a[0], b[0]), min(a[0] + a[2], b[0] + b[2])
+  top, bottom = max(a[1], b[1]), min(a[1] + a[3], b[1] + b[3])
+  inter = max(0.0, right - left) * max(0.0, bottom - top)
+  union = a[2] * a[3] + b[2] * b[3] - inter
+  return min(1.0, max(0.0, inter / union))
+
+
+def _pysot_center(box: np.ndarray) -> np.ndarray:
+  return np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
+
+
+def pysot_curves(gt: np.ndarray, pred: np.ndarray,
+                 present: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """pysot's success [21], precision [51] and normalised precision [51]
+  curves of one video.
+
+  Frames with `present` False (LaSOT's `absent` field, 1 = visible) are
+  dropped before scoring but stay in the denominator (n_frame); a ground
+  truth with a value <= 0 scores IoU -1 (a miss); a ground-truth centre
+  (normalised centre) with a coordinate <= 0 scores distance -1 (a hit).
+  Normalised centres are the centres divided by the ground truth's
+  (w, h) + 1e-16.
+  """
+  n_frame = len(gt)
+  if present is not None:
+    keep = np.asarray(present, bool)
+    gt, pred = gt[keep], pred[keep]
+  success = np.zeros(len(PYSOT_IOU_THRESHOLDS))
+  precision = np.zeros(51)
+  norm = np.zeros(51)
+  for g, p in zip(gt, pred):
+    iou = pysot_overlap(g, p) if np.all(g > 0) else -1.0
+    success += iou > PYSOT_IOU_THRESHOLDS
+    cg, cp = _pysot_center(g), _pysot_center(p)
+    dist = np.hypot(*(cg - cp)) if np.all(cg > 0) else -1.0
+    precision += dist <= np.arange(51)
+    wh = g[2:] + 1e-16
+    ng, npred = cg / wh, cp / wh
+    dist = np.hypot(*(ng - npred)) if np.all(ng > 0) else -1.0
+    norm += dist <= np.arange(51) / 100
+  return success / n_frame, precision / n_frame, norm / n_frame
+
+
+def pysot_scores(curves: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                 ) -> dict[str, float]:
+  """pysot's show_result over videos: success = mean of every video's
+  success curve; precision, normalised precision = mean curve at index 20."""
+  return {"auc": float(np.mean([c[0] for c in curves])),
+          "precision20": float(np.mean([c[1] for c in curves], axis=0)[20]),
+          "norm_precision": float(
+              np.mean([c[2] for c in curves], axis=0)[20])}

@@ -5,7 +5,7 @@ import math
 import jax
 
 from benchmarks import accelerator
-from experiments.configs import tiny
+from siamfc_jax.configs import tiny
 
 
 def test_accelerator_table_has_every_row_on_cpu():

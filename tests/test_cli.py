@@ -1,71 +1,88 @@
-"""Tests of `experiments/cli.py` (in-process; see test_cli_errors.py for
-the entry points run as subprocesses)."""
+"""Tests of `siamfc-jax` (siamfc_jax/cli/__init__.py): the commands, their
+two spellings, and the training configs by name."""
 
+import importlib.util
+import os
+import pathlib
+import subprocess
 import sys
-import warnings
 
-from absl import app
+from absl import flags
+from ml_collections import config_flags
 import pytest
 
-from experiments import cli
-from siamfc_jax.data import sequences
+from siamfc_jax import cli
+from siamfc_jax import configs
+from siamfc_jax.cli import entry
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def program(monkeypatch):
-  monkeypatch.setattr(sys, "argv", ["/repo/experiments/track.py"])
-  monkeypatch.delenv(cli.VERBOSE_ENV, raising=False)
+def _run(*args, cwd=REPO):
+  env = {k: v for k, v in os.environ.items() if k != entry.VERBOSE_ENV}
+  return subprocess.run([sys.executable, *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
 
 
-def _fail(error):
-  def main(argv):
-    del argv
-    print("kept output")
-    raise error
-  return cli.catch_input_errors(main)
+def test_every_command_has_a_module_with_a_main():
+  for name, module in cli.COMMANDS.items():
+    spec = importlib.util.find_spec(module)
+    assert spec is not None, f"{name}: {module} missing"
+    assert "\ndef main(argv" in pathlib.Path(spec.origin).read_text(), name
 
 
-@pytest.mark.parametrize("error, exitcode, line", [
-    (ValueError("a.txt:3: bad\nline"), 1, "track: error: a.txt:3: bad line"),
-    (FileNotFoundError("b.jpg: gone"), 1, "track: error: b.jpg: gone"),
-    (FileExistsError("out: exists"), 1, "track: error: out: exists"),
-    (IsADirectoryError(21, "Is a directory", "out"), 1,
-     "track: error: [Errno 21] Is a directory: 'out'"),
-    (app.UsageError("--x: no", exitcode=2), 2,
-     "track: error: --x: no"),
-])
-def test_refused_input_is_one_line_on_stderr_and_an_exit_status(
-    capsys, error, exitcode, line):
+def test_usage_lists_every_command_with_its_summary():
+  text = cli.usage()
+  for name in cli.COMMANDS:
+    assert f"\n  {name} " in text
+  assert "(not installed)" not in text
+
+
+def test_unknown_command_is_one_line_and_status_2(capsys):
   with pytest.raises(SystemExit) as exit_info:
-    _fail(error)(["track"])
-  assert exit_info.value.code == exitcode
-  out, err = capsys.readouterr()
-  assert out == "kept output\n" and err == line + "\n"
+    cli.main(["siamfc-jax", "trak"])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "unknown command 'trak'" in err
 
 
-def test_other_exceptions_keep_their_traceback():
-  with pytest.raises(KeyError):
-    _fail(KeyError("a bug"))(["track"])
+def test_both_spellings_give_the_same_one_line_error():
+  checkout = _run("-m", "experiments.track", "--seq=/no/such/folder")
+  package = _run("-m", "siamfc_jax", "track", "--seq=/no/such/folder")
+  assert checkout.returncode == package.returncode == 1
+  assert checkout.stderr.startswith("track: error: ")
+  assert package.stderr.startswith("siamfc-jax track: error: ")
+  assert (checkout.stderr.removeprefix("track: ") ==
+          package.stderr.removeprefix("siamfc-jax track: "))
+  assert package.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("value, verbose", [("1", True), ("0", False),
-                                            ("", False)])
-def test_siamfc_verbose_reraises_refused_input(monkeypatch, value, verbose):
-  monkeypatch.setenv(cli.VERBOSE_ENV, value)
-  with pytest.raises(ValueError if verbose else SystemExit):
-    _fail(ValueError("bad"))(["track"])
+def test_help_is_the_commands_docstring(tmp_path):
+  result = _run("-m", "siamfc_jax", "track", "--help", cwd=tmp_path)
+  assert result.stdout.startswith("Tracks one sequence"), result.stdout
 
 
-def test_library_warnings_are_one_line_others_keep_their_format(capsys):
-  others = []
-  with warnings.catch_warnings():  # restores showwarning afterwards
-    warnings.simplefilter("always")
-    warnings.showwarning = lambda *args, **kwargs: others.append(args)
-    cli.install_warning_format()
-    warnings.warn(sequences.GroundTruthWarning("gt.txt: 5 lines\nbut 3"))
-    warnings.warn("someone else's", RuntimeWarning)
-  assert capsys.readouterr().err == "track: warning: gt.txt: 5 lines but 3\n"
-  # Python's own format (with file and line) for the others.
-  (message, category, filename, *_), = others
-  assert str(message) == "someone else's" and category is RuntimeWarning
-  assert filename == __file__
+def test_shipped_configs_resolve_by_name_and_keep_their_variant():
+  assert set(configs.NAMES) >= {"vid", "got10k", "folder", "tiny", "cfnet",
+                                "finetune"}
+  path, _, variant = configs.resolve("cfnet:conv1").partition(":")
+  assert pathlib.Path(path) == configs.FOLDER / "cfnet.py"
+  assert variant == "conv1"
+  assert configs.resolve("my/own.py:x") == "my/own.py:x"
+
+
+def test_config_flag_takes_a_name(monkeypatch):
+  argv = ["prog", "--config=tiny", "--config.batch_size=4"]
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", None, "", flag_values=values,
+                                  sys_argv=argv)
+  monkeypatch.setattr(flags, "FLAGS", values)
+  values(entry.resolve_config_names(argv))
+  assert values.config.data.kind == "synthetic"
+  assert values.config.batch_size == 4
+
+
+def test_checkout_paths_of_configs_still_work():
+  # experiments/configs links to the shipped folder (README's spelling).
+  assert (REPO / "experiments" / "configs" / "vid.py").resolve() == (
+      configs.FOLDER / "vid.py")

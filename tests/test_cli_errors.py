@@ -191,10 +191,10 @@ def refusals(tmp_path_factory):
   cases = {
       "video_without_box": ([f"--seq={clip}"], [
           f"{clip} is a video", "--init_box=x,y,w,h",
-          "python -m experiments.app"]),
+          "siamfc-jax app"]),
       "stream_without_box": ([f"--seq={url}"], [
           f"{url} is a live source", "--init_box=x,y,w,h",
-          "python -m experiments.app"]),
+          "siamfc-jax app"]),
       "missing_camera": (["--seq=/dev/video97", "--init_box=1,2,3,4"], [
           "camera /dev/video97: /dev/video97 not found: expected a video "
           "device"]),
@@ -220,3 +220,112 @@ def test_track_refuses_a_source_it_cannot_track_in_one_line(refusals, case):
   for text in texts:
     assert text in errors[0]
   assert "Tracking" not in run.stdout  # before the network was loaded
+
+
+# Other trackers' results (`--results=NAME=DIR --results_only`): refused in
+# one line naming the file and line or the sequences, and nothing of ours
+# (an earlier run's results) touched. No network is loaded: quick.
+OTHERS = {"Biker": N, "Crossing": N + 1, "Car4": N}
+RESULTS_ERRORS = ("missing_sequence", "fewer_boxes", "nan_box",
+                  "non_numeric_line", "our_name", "no_equals")
+
+
+def _their_results(folder: pathlib.Path, truth, seed: int) -> None:
+  folder.mkdir(parents=True)
+  for name, gt in truth.items():
+    pred = fake_datasets.perturb(gt, seed, lost=False) + [1, 1, 0, 0]
+    np.savetxt(folder / f"{name}.txt", pred, fmt="%.3f", delimiter="\t")
+
+
+def _break_results(folder: pathlib.Path, case: str) -> str:
+  path = folder / "Crossing.txt"
+  lines = path.read_text().splitlines()
+  if case == "missing_sequence":
+    (folder / "Car4.txt").unlink()
+    return (f"{folder}: no results (<seq>.txt or <seq>/<seq>_001.txt) for 1 "
+            "of the 3 otb100 sequences: Car4")
+  if case == "fewer_boxes":
+    path.write_text("\n".join(lines[:3]) + "\n")
+    return f"{path}: 3 boxes but Crossing has {N + 1} frames"
+  if case == "nan_box":
+    lines[2] = "nan\tnan\tnan\tnan"
+    path.write_text("\n".join(lines) + "\n")
+    return f"{path}:3: NaN or infinite value in line"
+  if case == "non_numeric_line":
+    lines[1] = "10\t9\ttwelve\t12"
+    path.write_text("\n".join(lines) + "\n")
+    return f"{path}:2: non-numeric value in line"
+  if case == "our_name":
+    return "holds our tracker's results of that name"
+  if case == "no_equals":
+    return "--results=" + str(folder) + ": expected NAME=DIR"
+  raise AssertionError(case)
+
+
+@pytest.fixture(scope="module")
+def comparisons(tmp_path_factory):
+  """case -> (completed process, expected text, output folder)."""
+  tmp = tmp_path_factory.mktemp("comparisons")
+  jobs, expected = {}, {}
+  for case in RESULTS_ERRORS + ("two_trackers",):
+    root, output = tmp / case / "OTB100", tmp / case / "out"
+    truth = fake_datasets.write_otb(root, OTHERS)
+    # An earlier run of ours: its results must stay as they are.
+    ours = output / "results" / "OTB2015" / "siamfc-3s"
+    ours.mkdir(parents=True)
+    (ours / "tracker.json").write_text("{}")
+    (ours / "Biker.txt").write_text("1,2,3,4\n")
+    name = "siamfc-3s" if case == "our_name" else "SiamRPN"
+    _their_results(tmp / case / "SiamRPN", truth, 0)
+    args = [f"--results={name}={tmp / case / 'SiamRPN'}"]
+    if case == "two_trackers":
+      _their_results(tmp / case / "ECO", truth, 1)
+      args += [f"--results=ECO={tmp / case / 'ECO'}", "--table=latex"]
+    else:
+      expected[case] = _break_results(tmp / case / "SiamRPN", case)
+      if case == "no_equals":
+        args = [f"--results={tmp / case / 'SiamRPN'}"]
+    jobs[case] = _command("evaluate", "--dataset=otb100", f"--root={root}",
+                          f"--output={output}", "--results_only", *args)
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    futures = {case: pool.submit(subprocess.run, **kw)
+               for case, kw in jobs.items()}
+  return {case: (f.result(), expected.get(case), tmp / case / "out")
+          for case, f in futures.items()}
+
+
+def _ours_untouched(output: pathlib.Path) -> None:
+  ours = output / "results" / "OTB2015" / "siamfc-3s"
+  assert sorted(p.name for p in ours.iterdir()) == ["Biker.txt",
+                                                     "tracker.json"]
+  assert (ours / "Biker.txt").read_text() == "1,2,3,4\n"
+  assert not (output / "reports" / "OTB2015" / "siamfc-3s").exists()
+
+
+@pytest.mark.parametrize("case", RESULTS_ERRORS)
+def test_evaluate_refuses_bad_results_in_one_line_and_keeps_ours(
+    comparisons, case):
+  run, names, output = comparisons[case]
+  _check_one_error(run, "evaluate", names)
+  _ours_untouched(output)
+
+
+def test_evaluate_compares_other_trackers_results_alone(comparisons):
+  run, _, output = comparisons["two_trackers"]
+  assert run.returncode == 0, run.stderr
+  assert "Traceback" not in run.stderr
+  # One line per warning: the subset's missing folders, the attributes
+  # none of the three sequences has.
+  warned = _lines(run.stderr, "evaluate: warning: ")
+  assert any("left out of the attribute analysis" in w for w in warned)
+  assert len(run.stderr.strip().splitlines()) == len(warned) + 2  # scored
+  lines = run.stdout.splitlines()
+  assert "OTB-100: overall (3 sequences)" in lines
+  assert any(line.startswith("SiamRPN ") for line in lines)
+  assert any(line.startswith("ECO ") for line in lines)
+  folder = output / "reports" / "OTB2015" / "SiamRPN"
+  assert f"Table: {folder / 'comparison.tex'}" in lines
+  assert f"Plot: {folder / 'attributes' / 'SV.png'}" in lines
+  assert (output / "reports" / "OTB2015" / "ECO" / "report.json").is_file()
+  assert "\\textbf{" in (folder / "comparison.tex").read_text()
+  _ours_untouched(output)

@@ -608,7 +608,7 @@ def test_convert_command_writes_a_loadable_checkpoint(data_dir, tmp_path):
 
 
 def test_converted_cfnet_tracks_with_its_preset(data_dir, tmp_path):
-  from experiments import convert as convert_cmd  # pylint: disable=g-import-not-at-top
+  from siamfc_jax.cli import convert as convert_cmd  # pylint: disable=g-import-not-at-top
   from siamfc_jax import tracker as tracker_lib  # pylint: disable=g-import-not-at-top
   from siamfc_jax import tracking  # pylint: disable=g-import-not-at-top
   src = data_dir / CFNET / "cfnet-conv1_e75.mat"

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.configs import tiny
+from siamfc_jax.configs import tiny
 from siamfc_jax import checkpoints
 from siamfc_jax import model
 from siamfc_jax import sharding
@@ -194,7 +194,7 @@ def test_two_processes_train_stop_resume_and_match_one_process(tmp_path):
 
 def test_coordinator_flags_without_multihost_are_refused():
   from absl import flags  # pylint: disable=g-import-not-at-top
-  from experiments import multihost  # pylint: disable=g-import-not-at-top
+  from siamfc_jax.cli import multihost  # pylint: disable=g-import-not-at-top
   flags.FLAGS(["evaluate", "--process_id=1", "--num_processes=2"])
   try:
     with pytest.raises(ValueError, match="--num_processes, --process_id: "

@@ -1,4 +1,4 @@
-"""`python -m benchmarks.tracking_speed` on a tiny network: figures, not speed.
+"""`siamfc-jax benchmark` on a tiny network: figures, not speed.
 
 No timing is asserted (the machine may be shared); the test checks that
 every figure is there, positive and finite, and that the PyTorch step (when
@@ -12,7 +12,7 @@ import math
 from absl import flags
 import pytest
 
-from benchmarks import tracking_speed
+from siamfc_jax.cli import benchmark
 
 JAX_ROWS = {"host_decode", "host_to_device", "step", "track_update",
             "track_end_to_end", "batch_step"}
@@ -25,7 +25,7 @@ def test_benchmark_writes_every_figure_for_a_tiny_network(tmp_path, capsys):
   argv = flags.FLAGS(["benchmark", "--tiny", "--num_frames=3", "--scales=3",
                       "--batch_sizes=2", "--torch", f"--output_json={out}"])
   try:
-    tracking_speed.main(argv)
+    benchmark.main(argv)
   finally:
     flags.FLAGS.unparse_flags()
 
@@ -65,7 +65,7 @@ def test_benchmark_times_int8_and_fp32_onnxruntime_steps_in_turn(tmp_path):
                       "--batch_sizes=", "--precision=fp32,int8",
                       f"--output_json={out}"])
   try:
-    tracking_speed.main(argv)
+    benchmark.main(argv)
   finally:
     flags.FLAGS.unparse_flags()
   results = json.loads(out.read_text())

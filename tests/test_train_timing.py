@@ -1,7 +1,7 @@
 """`benchmarks/train_timing.py` on a tiny config: a row, not speed."""
 
 from benchmarks import train_timing
-from experiments.configs import cfnet
+from siamfc_jax.configs import cfnet
 
 
 def test_train_step_benchmark_times_a_tiny_config():

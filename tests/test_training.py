@@ -7,9 +7,9 @@ import numpy as np
 import optax
 import pytest
 
-from experiments.configs import cfnet
-from experiments.configs import finetune
-from experiments.configs import tiny
+from siamfc_jax.configs import cfnet
+from siamfc_jax.configs import finetune
+from siamfc_jax.configs import tiny
 from siamfc_jax import checkpoints
 from siamfc_jax import labels as labels_lib
 from siamfc_jax import losses

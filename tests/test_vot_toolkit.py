@@ -1,30 +1,28 @@
 """Tests of the VOT toolkit adapter, with the real vot-toolkit 0.9.0.
 
 `siamfc_jax.integrations.vot` is a TraX tracker. The end-to-end test builds
-a toolkit workspace in a temporary folder without any download: its
-trackers.ini is the README's snippet, its stack is the toolkit's own
-VOT2015 baseline (supervised, skip 5, burn-in 10, sensitivity 30) with no
-dataset URL, one repetition (the tracker is deterministic; the toolkit
-would stop after three equal runs) and the experiment class of
-`vot_supervised.py` (the toolkit's own cannot run TraX trackers in 0.9.0),
-and its sequences are shared VOT
+a toolkit workspace in a temporary folder without any download, with
+`vot_workspace.build` (what `python -m experiments.vot_workspace` runs):
+its trackers.ini is the README's section with this checkout on the
+tracker's path, its stack the toolkit's own VOT2015 baseline (supervised,
+skip 5, burn-in 10, sensitivity 30) with no dataset URL, one repetition
+(the tracker is deterministic; the toolkit would stop after three equal
+runs) and the experiment class of `vot_supervised.py` (the toolkit's own
+cannot run TraX trackers in 0.9.0), and its sequences are shared VOT
 sequences, cut short, in the toolkit's own sequence layout. `vot test`,
 `vot evaluate` and `vot analysis` run as subprocesses in which any network
 connection raises (and is logged, so the test sees it), and the
-toolkit's version check on GitHub is switched off. The accuracy and
-failures the toolkit reports are then compared with our own VOT protocol
-(`protocols.evaluate(..., "vot")`) run on the same frames with the same
-tracker.
+toolkit's version check on GitHub is switched off (`vot_cli.py`). The
+accuracy and failures the toolkit reports are then compared with our own
+VOT protocol (`protocols.evaluate(..., "vot")`) run on the same frames
+with the same tracker.
 
 The toolkit is optional: tests that need it skip when it is missing
 (`pip install -r requirements.txt` installs it).
 """
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -34,41 +32,13 @@ from siamfc_jax.data import sequences
 from siamfc_jax.evaluation import metrics
 from siamfc_jax.evaluation import protocols
 from siamfc_jax.integrations import vot as adapter
+from siamfc_jax.integrations import vot_workspace
+from tests import vot_cli
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TRACKER = "SiamFC_JAX"
+TRACKER = vot_cli.TRACKER
 BACKEND = "onnxruntime"  # ~3x faster than jax on CPU; same boxes
 # Shared VOT2015 sequences and the frames of each used (ball2 has 41).
 SEQUENCES = {"vot15_bag": 20, "hervat_vot15_ball2": 25}
-COMMAND_TIMEOUT_S = 300
-# The README's trackers.ini section, as the test uses it. `paths` puts
-# this checkout first on the tracker's PYTHONPATH.
-TRACKERS_INI = f"""\
-[{TRACKER}]
-label = SiamFC-3s (siamfc_jax)
-protocol = traxpython
-command = siamfc_jax.integrations.vot
-paths = {ROOT}
-timeout = 300
-env_SIAMFC_BACKEND = {BACKEND}
-"""
-# Runs the `vot` command line with network connections refused (and
-# logged to $NET_LOG) and the version check on GitHub switched off.
-VOT_CLI = """\
-import os, socket, sys
-_connect = socket.socket.connect
-def _refuse(self, address):
-  if self.family in (socket.AF_INET, socket.AF_INET6):
-    with open(os.environ["NET_LOG"], "a") as log:
-      log.write(f"{address}\\n")
-    raise OSError(f"no network in this test: {address}")
-  return _connect(self, address)
-socket.socket.connect = _refuse
-import vot.utilities.cli as cli
-cli.check_updates = lambda: (False, None)
-sys.argv[0] = "vot"
-cli.main()
-"""
 # Boxes: TraX writes 4 decimals, the toolkit keeps float32.
 BOX_TOL = 1e-2
 
@@ -116,84 +86,19 @@ def test_flags_default_to_the_bundled_tracker(monkeypatch):
 @pytest.fixture(scope="module")
 def vot_toolkit():
   """The toolkit's modules; skips the test when they do not import."""
-  try:
-    # pylint: disable=g-import-not-at-top
-    import trax  # noqa: F401  pylint: disable=unused-import
-    import vot
-    from vot import region as vot_region
-    from vot import stack as vot_stack
-    from vot import workspace as vot_workspace
-    from vot.region import raster
-    # pylint: enable=g-import-not-at-top
-  except ImportError as e:
-    pytest.skip(f"vot-toolkit 0.9.0 does not import ({e}); "
-                "pip install -r requirements.txt")
-  if vot.__version__ != "0.9.0":
-    pytest.skip(f"needs vot-toolkit 0.9.0, found {vot.__version__}")
-  return {"region": vot_region, "stack": vot_stack,
-          "workspace": vot_workspace, "raster": raster}
+  return vot_cli.require_toolkit()
 
 
-def _write_sequence(source: pathlib.Path, folder: pathlib.Path, n: int
-                    ) -> None:
-  """The first `n` frames of a VOT sequence in the toolkit's layout."""
-  frames = sequences.list_frames(source / "img")[:n]
-  lines = (source / "groundtruth.txt").read_text().splitlines()[:n]
-  if len(frames) != n or len(lines) != n:
-    raise ValueError(f"{source}: fewer than {n} frames")
-  (folder / "color").mkdir(parents=True)
-  for i, frame in enumerate(frames):
-    (folder / "color" / f"{i + 1:08d}.jpg").symlink_to(frame)
-  (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
-  (folder / "sequence").write_text(
-      f"name={folder.name}\nfps=30\nformat=default\n"
-      "channels.color=color/%08d.jpg\n")
-
-
-def _workspace(root: pathlib.Path, data_dir: pathlib.Path, vot_stack
-               ) -> pathlib.Path:
-  """A workspace of the shared sequences and the VOT2015 baseline."""
-  import yaml  # pylint: disable=g-import-not-at-top  (a toolkit dependency)
+def _workspace(tmp: pathlib.Path, data_dir: pathlib.Path) -> pathlib.Path:
+  """A workspace of the shared sequences, cut short, and the VOT2015
+  baseline."""
   for name, n in SEQUENCES.items():
-    source = data_dir / "sequences" / name
-    if not source.is_dir():
-      pytest.skip(f"shared sequence {source} not found")
-    _write_sequence(source, root / "sequences" / name, n)
-  (root / "sequences" / "list.txt").write_text("\n".join(SEQUENCES) + "\n")
-  stack_file = vot_stack.resolve_stack("vot2015/rgb")
-  stack = yaml.safe_load(pathlib.Path(stack_file).read_text())
-  del stack["dataset"]  # a URL: the toolkit would download VOT2015
-  baseline = stack["experiments"]["baseline"]
-  assert baseline["type"] == "supervised"
-  # The toolkit's own supervised experiment cannot run a TraX tracker (see
-  # vot_supervised.py); this is it, fixed.
-  baseline["type"] = ("siamfc_jax.integrations.vot_supervised."
-                      "SupervisedExperiment")
-  baseline["repetitions"] = 1
-  (root / "stack.yaml").write_text(yaml.safe_dump(stack))
-  (root / "config.yaml").write_text(yaml.safe_dump(
-      {"stack": "stack.yaml", "registry": ["./trackers.ini"]}))
-  (root / "trackers.ini").write_text(TRACKERS_INI)
-  (root / "results").mkdir()
-  return root
-
-
-def _vot(args, cwd: pathlib.Path, net_log: pathlib.Path, success: str
-         ) -> str:
-  """Runs `vot ARGS` in `cwd`; returns its output, fails unless it says
-  `success` (the toolkit exits 0 after a tracker error too)."""
-  env = dict(os.environ, NET_LOG=str(net_log), TMPDIR=str(cwd),
-             PYTHONPATH=os.pathsep.join(
-                 [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-  done = subprocess.run([sys.executable, "-c", VOT_CLI, *args], cwd=cwd,
-                        env=env, capture_output=True, text=True,
-                        timeout=COMMAND_TIMEOUT_S, check=False)
-  output = done.stdout + done.stderr
-  assert done.returncode == 0 and success in output, (
-      f"vot {' '.join(args)}:\n{output}")
-  assert not net_log.exists(), (
-      f"vot {' '.join(args)} tried the network: {net_log.read_text()}")
-  return output
+    vot_cli.cut_sequence(data_dir, name, tmp / "root" / name, n)
+  built = vot_workspace.build(tmp / "root", tmp / "ws", "vot2015",
+                              repetitions=1, backend=BACKEND,
+                              log=lambda _: None)
+  assert built.checkout == vot_cli.ROOT  # `paths`: this checkout
+  return built.workspace
 
 
 def _read_records(path: pathlib.Path) -> list:
@@ -220,13 +125,15 @@ def runs(vot_toolkit, data_dir, tmp_path_factory):
   `polygons` [N, 8] / `size` (W, H).
   """
   tmp = tmp_path_factory.mktemp("vot")
-  ws = _workspace(tmp / "ws", data_dir, vot_toolkit["stack"])
+  ws = _workspace(tmp, data_dir)
   net_log = tmp / "network.log"
-  _vot(["test", TRACKER], ws, net_log, "Test concluded successfuly")  # sic
-  _vot(["evaluate", "--workspace", str(ws), TRACKER], ws, net_log,
-       "Evaluation concluded successfuly")
-  _vot(["analysis", "--workspace", str(ws), "--format", "json", "--name",
-        "report", TRACKER], ws, net_log, "Analysis successful")
+  vot_cli.run_vot(["test", TRACKER], ws, net_log,
+                  "Test concluded successfuly")  # sic
+  vot_cli.run_vot(["evaluate", "--workspace", str(ws), TRACKER], ws, net_log,
+                  "Evaluation concluded successfuly")
+  vot_cli.run_vot(["analysis", "--workspace", str(ws), "--format", "json",
+                   "--name", "report", TRACKER], ws, net_log,
+                  "Analysis successful")
   analysis = json.loads((ws / "analysis" / "report.json").read_text())
 
   # Our protocol on the same frames (read from the workspace), same tracker.

@@ -56,7 +56,7 @@ log = sessions_lib.log
 
 @dataclasses.dataclass
 class AppSettings:
-  """The server's flags (`experiments/app.py`).
+  """The server's flags (`siamfc_jax/cli/app.py`).
 
   Attributes:
     host, port: where to listen.

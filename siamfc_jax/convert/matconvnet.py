@@ -399,7 +399,8 @@ def load_mat(path, bn_epsilon: float | None = None
   Returns:
     (spec, variables, extras). The spec has the file's conv layers
     conv1..convN with the BN/ReLU/pool that follow each in the exemplar
-    branch. `extras` holds what the embedding does not use:
+    branch. `extras` holds what the embedding does not use::
+
       'params': {file name: float32 array} of the other parameters
         (e.g. CFNet's 'join_window', 'join_cf_target');
       'layers': {layer name: {'type', 'inputs', 'outputs', 'params', ...

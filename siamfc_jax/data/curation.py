@@ -21,6 +21,7 @@ tracking. The window is placed at the exact centre of the box (see
 
 Which boxes are curated (`CurationRule`, checked by `skip_reasons`; the
 original applies no filter at all, its checks are commented out):
+
   * 'absent': the GOT-10k `absence.label` is 1 (the reader also makes such
     boxes NaN);
   * 'occluded': the GOT-10k `cover.label` (visible fraction in eighths,
@@ -33,6 +34,7 @@ original applies no filter at all, its checks are commented out):
     the frame (an annotation off the image shows only padding);
   * 'large': the box covers more than `max_area` (default 90 %) of the frame:
     the crop is then mostly padding and the target fills the exemplar.
+
 A track with fewer than 2 curated frames can form no pair and is dropped
 (the original deletes the whole video in that case, erratum 3; we drop only
 the track).

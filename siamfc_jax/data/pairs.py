@@ -32,6 +32,7 @@ table's (`TrackRecords.object_class`: VID synsets, GOT-10k
 
 Crops (each record is the 255 x 255 crop of `curation.py`; the exemplar is
 its centre 127 x 127):
+
   * z: the centre 127 square, then stretch and shift as the original's
     `acquire_augment` with imageSize 127 (erratum 5): size round(127 * (1 +
     0.05 U[-1, 1])) per axis, clipped to 127 (it can only zoom in), shifted
@@ -50,6 +51,7 @@ its centre 127 x 127):
     explicitly), and then round and clip to uint8 (the original keeps floats);
   * grayscale: with probability `grayscale`, both z and x become
     0.2989 R + 0.5870 G + 0.1140 B (MATLAB `rgb2gray`), after the jitter.
+
 Validation pairs (`AugmentConfig.for_validation`) get no stretch, shift or
 colour jitter; grayscale still applies (erratum addition 5).
 

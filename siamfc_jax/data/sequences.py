@@ -141,7 +141,7 @@ def polygon_to_box(polygons: np.ndarray) -> np.ndarray:
   Follows `get_axis_aligned_BB.m` (and got10k's `VOT._corner2rect`): the
   centre is the mean of the four corners; the min/max bounding rectangle is
   scaled by s = sqrt(A_poly / A_bbox) to keep the polygon's area, where
-  A_poly = |p1 - p2| * |p2 - p3| (two adjacent edges: a rectangle assumption,
+  `A_poly = |p1 - p2| * |p2 - p3|` (two adjacent edges: a rectangle assumption,
   not the shoelace area); then w = s (x2 - x1) + 1 and h = s (y2 - y1) + 1.
   A degenerate polygon (zero-area bounding rectangle) uses s = 1.
 

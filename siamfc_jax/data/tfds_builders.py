@@ -18,6 +18,7 @@ On a terminal, tqdm bars show the VID annotations read and the crops made,
 with the time left; they are silent when stderr is not a terminal.
 
 Builders (the names TFDS registers):
+
   * `siamfc_vid`: ImageNet VID 2015. `manual_dir` holds `Data/VID/{train,val}`
     and `Annotations/VID/{train,val}` (or an `ILSVRC2015/` folder that does);
     videos may sit one folder deeper (`ILSVRC2015_VID_train_0000/<video>`).

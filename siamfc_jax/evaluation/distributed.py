@@ -106,9 +106,9 @@ def evaluate(tracker: tracker_lib.Tracker,
     timeout: seconds a process waits for another's files (process 0 for
       the results, the others for the settings process 0 writes on
       `overwrite`).
-    batch_size, overwrite, max_frames, eao_interval, compare, log, mesh,
-      progress_bar: as `protocols.evaluate` (`mesh`: this process's
-      devices).
+    batch_size, overwrite, max_frames, eao_interval: as `protocols.evaluate`.
+    compare, log, mesh, progress_bar: as `protocols.evaluate` (`mesh`: this
+      process's devices).
 
   Returns:
     Process 0: the `protocols.Evaluation` (`tracked`: the sequences it

@@ -78,34 +78,59 @@ def comparable_reports(output: os.PathLike | str, report: Mapping[str, Any]
   return found
 
 
-def _plot(path: pathlib.Path, x: np.ndarray,
-          curves: Sequence[tuple[str, Any, float]], xlabel: str,
-          ylabel: str, title: str) -> pathlib.Path:
-  """One got10k-style plot: curves sorted by score, score in the legend."""
-  # pylint: disable=g-import-not-at-top
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  from matplotlib.figure import Figure
-  # pylint: enable=g-import-not-at-top
-  fig = Figure(figsize=(6.4, 4.8))
-  FigureCanvasAgg(fig)
-  ax = fig.add_subplot()
+def draw_curves(ax, x: np.ndarray,
+                curves: Sequence[tuple[str, Any, float]], xlabel: str,
+                ylabel: str, title: str, fontsize: float = 7.4,
+                inside: str | None = None):
+  """Draws got10k-style curves on a matplotlib axes: sorted by score, the
+  score in the legend, right of the axes or, with `inside`, at that place
+  in them ('lower left', ...). Returns the legend."""
   styles = [s for s in ("-", "--", "-.") for _ in range(10)]
   order = sorted(curves, key=lambda c: -c[2])
   for i, (name, curve, value) in enumerate(order):
     ax.plot(x, np.asarray(curve, dtype=np.float64), styles[i % len(styles)],
             label=f"{name}: [{value:.3f}]")
-  legend = ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=7.4)
+  if inside:
+    legend = ax.legend(loc=inside, fontsize=fontsize)
+  else:
+    legend = ax.legend(loc="center left", bbox_to_anchor=(1, 0.5),
+                       fontsize=fontsize)
   ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(x[0], x[-1]), ylim=(0, 1),
          title=title)
   ax.grid(True)
+  return legend
+
+
+def new_figure(width: float = 6.4, height: float = 4.8):
+  """A matplotlib Figure on the Agg canvas (no display, no pyplot state)."""
+  # pylint: disable=g-import-not-at-top
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  from matplotlib.figure import Figure
+  # pylint: enable=g-import-not-at-top
+  fig = Figure(figsize=(width, height))
+  FigureCanvasAgg(fig)
+  return fig
+
+
+def save_figure(fig, path: pathlib.Path, legends=()) -> pathlib.Path:
+  """Writes a figure as PNG (150 dpi, legends kept), atomically."""
   results.write_atomic(path, lambda p: fig.savefig(
-      p, format="png", dpi=150, bbox_extra_artists=(legend,),
+      p, format="png", dpi=150, bbox_extra_artists=tuple(legends),
       bbox_inches="tight"))
   return path
 
 
+def _plot(path: pathlib.Path, x: np.ndarray,
+          curves: Sequence[tuple[str, Any, float]], xlabel: str,
+          ylabel: str, title: str) -> pathlib.Path:
+  """One got10k-style plot: curves sorted by score, score in the legend."""
+  fig = new_figure()
+  legend = draw_curves(fig.add_subplot(), x, curves, xlabel, ylabel, title)
+  return save_figure(fig, path, [legend])
+
+
 # (file, x thresholds, curve key, score key, x label, y label, title).
-_OPE_PLOTS = (
+OPE_PLOTS = (
     ("success_plots.png", metrics.OTB_IOU_THRESHOLDS, "success_curve", "auc",
      "Overlap threshold", "Success rate", "Success plots of OPE"),
     ("precision_plots.png", metrics.OTB_ERROR_THRESHOLDS.astype(np.float64),
@@ -147,7 +172,7 @@ def plot_curves(reports: Sequence[Mapping[str, Any]],
   folder = pathlib.Path(folder)
   written = []
   if spec.kind == "ope":
-    for name, x, curve, key, xlabel, ylabel, title in _OPE_PLOTS:
+    for name, x, curve, key, xlabel, ylabel, title in OPE_PLOTS:
       if curve == "norm_precision_curve" and not spec.norm_precision:
         continue
       curves = [(r["tracker"], r["overall"][curve], r["overall"][key])

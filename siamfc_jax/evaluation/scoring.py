@@ -153,14 +153,17 @@ def _got10k_item(seq: sequences_lib.Sequence, boxes: np.ndarray):
 def _score_got10k(runs) -> tuple[dict, dict]:
   per_seq, items, all_seconds = {}, [], []
   for seq, boxes, seconds in runs:
-    item = _got10k_item(seq, boxes)
+    # Repetitions ([R, N, 4]) are pooled, as got10k's report pools them.
+    boxes = np.asarray(boxes, dtype=np.float64)
+    repeats = [_got10k_item(seq, b)
+               for b in (boxes if boxes.ndim == 3 else boxes[None])]
     entry = {"frames": len(seq), "scored_frames": 0, "ao": None, "sr50": None,
              "sr75": None, "fps": fps(seconds)}
-    if item is not None:
-      s = metrics.got10k_scores([item])
+    if repeats[0] is not None:
+      s = metrics.got10k_scores(repeats)
       entry.update(scored_frames=s["frames"], ao=s["ao"], sr50=s["sr50"],
                    sr75=s["sr75"])
-      items.append(item)
+      items += repeats
     per_seq[seq.name] = entry
     if seconds is not None:
       all_seconds.append(seconds)
@@ -249,11 +252,42 @@ def score(seqs: Sequence[sequences_lib.Sequence], protocol: str,
     ValueError: an unknown protocol, a malformed result file, or one whose
       length differs from its sequence.
   """
-  spec = benchmarks.get(protocol)
   check_names(seqs)
   if not seqs:
     raise ValueError("no sequences to score")
   runs = list(_read_run(seqs, protocol, output, tracker_name))
+  return score_runs(runs, protocol, tracker_name,
+                    results.results_dir(output, protocol, tracker_name),
+                    eao_interval)
+
+
+def score_runs(runs: Sequence[tuple[sequences_lib.Sequence, Any,
+                                    np.ndarray | None]],
+               protocol: str, tracker_name: str,
+               results_dir: os.PathLike | str,
+               eao_interval: tuple[int, int] | None = DEFAULT_EAO_INTERVAL
+               ) -> dict[str, Any]:
+  """Scores results already read, one (sequence, found, seconds) per
+  sequence (`score` reads ours; `external` reads other trackers').
+
+  Args:
+    runs: per sequence: the sequence; what the tracker found, [N, 4] boxes
+      (`siamfc_jax.boxes`) for one-pass protocols, [N, 4] or [R, N, 4]
+      boxes (R repetitions, pooled as got10k pools them) for GOT-10k, VOT
+      records (`metrics.run_vot_baseline`) for VOT; and [N] float64 seconds
+      per frame or None.
+    protocol: a name of `benchmarks.PROTOCOLS`.
+    tracker_name: names the tracker in the report.
+    results_dir: where the results were read from (for the report).
+    eao_interval: as `score`.
+
+  Returns:
+    The report of `score`.
+  """
+  spec = benchmarks.get(protocol)
+  check_names([seq for seq, _, _ in runs])
+  if not runs:
+    raise ValueError("no sequences to score")
   if spec.kind == "ope":
     overall, per_seq = _score_ope(runs, spec)
   elif spec.kind == "got10k":
@@ -261,7 +295,5 @@ def score(seqs: Sequence[sequences_lib.Sequence], protocol: str,
   else:
     overall, per_seq = _score_vot(runs, eao_interval)
   return {"protocol": protocol, "benchmark": spec.title,
-          "tracker": tracker_name,
-          "results_dir": str(results.results_dir(output, protocol,
-                                                 tracker_name)),
+          "tracker": tracker_name, "results_dir": str(results_dir),
           "overall": overall, "sequences": per_seq}

@@ -54,8 +54,8 @@ def export(directory: str | os.PathLike, spec: embedding.ModelSpec,
 
   Args:
     directory: where to write; created.
-    spec, variables, params, fmt, frame_size, params_as_inputs, platforms,
-      num_sequences: see `export_steps`.
+    spec, variables, params, fmt, frame_size: see `export_steps`.
+    params_as_inputs, platforms, num_sequences: see `export_steps`.
     overwrite: replace an existing export at `directory`.
     precision: "fp32", or "int8" (`int8.int8_steps`: ONNX, one
       sequence, symbolic frame size, variables baked in); the sidecar then

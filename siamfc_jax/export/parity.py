@@ -25,7 +25,7 @@ def parity(steps: runner.ExportedSteps, variables: model.Variables,
 
   Every frame step starts from the JAX state, so each frame measures one
   step. The score difference is relative to the map's scale:
-  max |exported - jax| / max |jax| over each frame's S maps.
+  `max |exported - jax| / max |jax|` over each frame's S maps.
 
   Args:
     steps: the exported steps (of one sequence).

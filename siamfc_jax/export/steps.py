@@ -44,8 +44,8 @@ def step_functions(spec: embedding.ModelSpec, variables: model.Variables,
     num_sequences: N: the frame step takes N sequences (see `ports.signatures`).
 
   Returns:
-    {"exemplar": f(frame, box, *variables) -> state (ports.STATE order),
-     "frame": f(frame, *state, *variables) -> ports.FRAME_OUTPUTS}.
+    {"exemplar": `f(frame, box, *variables) -> state` (ports.STATE order),
+     "frame": `f(frame, *state, *variables) -> ports.FRAME_OUTPUTS`}.
   """
   treedef = jax.tree.structure(variables)
   num_state = len(ports.STATE)

@@ -14,7 +14,15 @@ machine's default backend, as `tracker.load`).
 
 Setting up a workspace (the toolkit and its pins are in requirements.txt:
 vot-toolkit==0.9.0, vot-trax==4.0.2, attributee==0.1.9, since attributee
-0.1.10 does not import on Python 3.11):
+0.1.10 does not import on Python 3.11). In one command, from any sequence
+folder our readers know (`vot_workspace.py`):
+
+    python -m experiments.vot_workspace --root=DIR --workspace=ws
+    cd ws && vot evaluate SiamFC_JAX && vot analysis SiamFC_JAX
+
+or by hand, from the toolkit's own download (whose car1 has 742 lines of
+ground truth for 252 frames: `vot analysis` fails on it, and
+`--root=ws/sequences` builds a workspace with them matched):
 
     vot initialize vot2015/rgb --workspace ws   # downloads VOT2015
     # Add the section below to ws/trackers.ini. Copy the toolkit's
@@ -100,6 +108,8 @@ ENV_CHECKPOINT = "SIAMFC_CHECKPOINT"
 ENV_PRESET = "SIAMFC_PRESET"
 ENV_BACKEND = "SIAMFC_BACKEND"
 TRACKER_NAME = "SiamFC_JAX"
+# Where the frame step runs (`tracker.load`'s backend).
+BACKENDS = ("auto", "jax", "onnxruntime")
 
 
 def region_to_box(kind: str, values: Sequence[float]) -> np.ndarray:
@@ -180,7 +190,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
       help=f"tracking preset, e.g. siamfc-5s (${ENV_PRESET})")
   parser.add_argument(
       "--backend", default=os.environ.get(ENV_BACKEND) or "auto",
-      choices=["auto", "jax", "onnxruntime"],
+      choices=BACKENDS,
       help=f"where the frame step runs (${ENV_BACKEND}; default auto)")
   return parser.parse_args(argv)
 

@@ -1,11 +1,13 @@
 """UAV123, UAV20L and UAV123@10fps readers.
 
 Layout (the toolkit's download):
+
   UAV123 / UAV20L: `<root>/data_seq/UAV123/<folder>/000001.jpg ...` and
     `<root>/anno/UAV123/<seq>.txt` (UAV20L: `anno/UAV20L/<seq>.txt`, same
     frame folders);
   UAV123@10fps: `<root>/data_seq/UAV123_10fps/<folder>/...` and
     `<root>/anno/UAV123_10fps/<seq>.txt`.
+
 Each annotation file holds one `x,y,w,h` line per frame of the sequence's
 frame range; `NaN,NaN,NaN,NaN` where the target is fully occluded or out of
 view (UAV123_10fps `ReadMe.txt`). The sequences are the annotation files
@@ -15,6 +17,7 @@ Frame ranges: several sequences are sub-ranges of one frame folder
 (`group2_1..3` are frames 1-907, 907-1771, 1771-2683 of `group2`), so each
 sequence reads the frames numbered `start..end` of its folder from
 `tables/uav_ranges.csv` (benchmark, sequence, folder, start, end):
+
 * uav123, uav20l: the got10k toolkit's `datasets/uav123.json` (got10k
   0.1.3), itself from the toolkit's `configSeqs.m`; the 123 UAV123 rows
   equal pytracking's `pytracking/evaluation/uavdataset.py` (commit 7eb9e74).
@@ -22,6 +25,7 @@ sequence reads the frames numbered `start..end` of its folder from
   vision4robotics/OMAL-tracker `UAV123_10fps/configSeqs.m` (commit ee3f8a8);
   checked against another copy (group2_2 = 303-591) and the shared real
   sequences boat1 (301 frames), person11 (241), wakeboard10 (157).
+
 A sequence missing from the table reads its whole folder of the same name.
 
 Coordinates: MATLAB toolkit (OTB's descendant), 1-based (`meta['origin']`

@@ -11,7 +11,7 @@ update. No `.item()` inside the step, so it would queue on a GPU too.
     state = step.init(frame0, box0)
     state, box = step.track(state, step.frame(frame1))
 
-torch is not a dependency of siamfc_jax; `benchmarks/tracking_speed.py
+torch is not a dependency of siamfc_jax; `siamfc_jax/cli/benchmark.py
 --torch` imports this module only when torch is installed (`pip install
 torch==2.13.0`).
 
@@ -25,7 +25,7 @@ to `jax.image.resize` to 1e-6); `upsample="interpolate"` gives the
 `F.interpolate` variant. Both cost well under a millisecond.
 
 Other differences from the JAX step, none of which moves a box by more than
-a small fraction of a pixel (`benchmarks/tracking_speed.py` checks it on
+a small fraction of a pixel (`siamfc_jax/cli/benchmark.py` checks it on
 real frames): batch normalisation, where a network has it, is folded into the
 conv weights; the order of floating-point operations differs.
 """

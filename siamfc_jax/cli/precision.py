@@ -1,7 +1,7 @@
 """Flags of the tracker's arithmetic, shared by `track`, `evaluate` and
 `export`.
 
-    python -m experiments.track --precision=int8 [--calibration=DIR[,DIR]]
+    siamfc-jax track --precision=int8 [--calibration=DIR[,DIR]]
 
 fp32 is the faithful tracker; int8 runs the onnxruntime steps quantized
 after calibrating on real frames (`siamfc_jax/export/int8.py`,

@@ -1,6 +1,6 @@
 r"""SiamFC as the paper trains it: ImageNet VID, 50 epochs (Sec. 2.2-2.4, 4.1).
 
-  python -m experiments.train --config=experiments/configs/vid.py \
+  siamfc-jax train --config=vid \
       --workdir=runs/vid --config.data.dir=/path/to/ILSVRC2015
 
 Variants after a colon: `vid.py:gray` (25 % grayscale pairs, the OTB model).

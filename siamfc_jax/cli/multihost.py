@@ -1,6 +1,6 @@
 """Flags of a multi-host job, shared by `train` and `evaluate`.
 
-    python -m experiments.evaluate --multihost ...    # on every host
+    siamfc-jax evaluate --multihost ...    # on every host
 
 `--multihost` calls `jax.distributed.initialize` before anything else runs
 on a device. On a cluster JAX recognises (Cloud TPU, SLURM, Open MPI, ...)

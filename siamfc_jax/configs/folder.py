@@ -1,6 +1,6 @@
 r"""Train on any folder of sequences (OTB, VOT or GOT-10k layouts).
 
-  python -m experiments.train --config=experiments/configs/folder.py \
+  siamfc-jax train --config=folder \
       --workdir=runs/shared --config.data.dir=../shared/data/sequences
 
 The last `data.val_sequences` sequences (in the folder's list.txt order if
@@ -11,7 +11,7 @@ CPU or a quick GPU run).
 
 import ml_collections
 
-from experiments.configs import vid
+from siamfc_jax.configs import vid
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -1,12 +1,12 @@
 r"""A seconds-long run on a CPU with synthetic pairs (tests, smoke runs).
 
-  python -m experiments.train --config=experiments/configs/tiny.py \
+  siamfc-jax train --config=tiny \
       --workdir=/tmp/tiny
 """
 
 import ml_collections
 
-from experiments.configs import vid
+from siamfc_jax.configs import vid
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

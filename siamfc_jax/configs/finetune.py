@@ -1,6 +1,6 @@
 r"""Fine-tune a network on a folder of your own sequences (drones, cells, ...).
 
-  python -m experiments.train --config=experiments/configs/finetune.py \
+  siamfc-jax train --config=finetune \
       --workdir=runs/my-drones --config.data.dir=/path/to/my/sequences \
       --config.track_val.root=/path/to/held-out/sequences \
       [--config.init_from=model.mat --config.freeze=conv1,conv2 \
@@ -27,7 +27,7 @@ may train whole: `--config.freeze=`.
 
 import ml_collections
 
-from experiments.configs import folder
+from siamfc_jax.configs import folder
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -1,6 +1,6 @@
 r"""Train on GOT-10k (`train/` for training, `val/` for validation).
 
-  python -m experiments.train --config=experiments/configs/got10k.py \
+  siamfc-jax train --config=got10k \
       --workdir=runs/got10k --config.data.dir=/path/to/GOT-10k
 
 Everything else as the paper's VID recipe (`vid.py`); the GOT-10k protocol
@@ -9,7 +9,7 @@ allows training on GOT-10k `train` only.
 
 import ml_collections
 
-from experiments.configs import vid
+from siamfc_jax.configs import vid
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -1,7 +1,7 @@
 """Runs an entry point: bad input as one line on stderr, not a traceback.
 
     if __name__ == "__main__":
-      cli.run(main)              # instead of absl's app.run(main)
+      entry.run(main)            # instead of absl's app.run(main)
 
 The library refuses bad input with a `ValueError`, `FileNotFoundError` or
 `FileExistsError` whose message names the file or value (STYLE.md); the
@@ -33,6 +33,10 @@ import warnings
 
 from absl import app
 from absl import flags
+from absl import logging as absl_logging
+from ml_collections import config_flags
+
+from siamfc_jax import configs
 
 # Set to 1 (or any value but "", "0") for tracebacks of refused input.
 VERBOSE_ENV = "SIAMFC_VERBOSE"
@@ -51,7 +55,8 @@ def verbose() -> bool:
 
 
 def program_name(argv0: str | None = None) -> str:
-  """`track` for `python -m experiments.track` (the script's stem)."""
+  """`track` for `python -m experiments.track` (the script's stem),
+  `siamfc-jax track` for the installed command."""
   argv0 = sys.argv[0] if argv0 is None else argv0
   return os.path.splitext(os.path.basename(argv0))[0] or "siamfc_jax"
 
@@ -75,8 +80,7 @@ def _is_ours(category: type, filename: str) -> bool:
     return True
   package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   return (issubclass(category, _ONE_LINE_WARNINGS) and
-          os.path.abspath(filename).startswith(
-              os.path.join(package, "siamfc_jax") + os.sep))
+          os.path.abspath(filename).startswith(package + os.sep))
 
 
 def install_warning_format() -> None:
@@ -112,9 +116,13 @@ def quiet_jax_backend_probe() -> None:
 
 def catch_input_errors(main: Callable[[list[str]], Any]
                        ) -> Callable[[list[str]], Any]:
-  """`main` with refused input turned into one line and exit status 1."""
+  """`main` with refused input turned into one line and exit status 1,
+  and absl's log at WARNING unless --verbosity asks for more (orbax logs
+  every checkpoint file it reads or writes at INFO)."""
 
   def wrapped(argv):
+    if "verbosity" in flags.FLAGS and not flags.FLAGS["verbosity"].present:
+      absl_logging.set_verbosity(absl_logging.WARNING)
     try:
       return main(argv)
     except app.UsageError as e:
@@ -132,17 +140,39 @@ def catch_input_errors(main: Callable[[list[str]], Any]
   return wrapped
 
 
+def resolve_config_names(argv: list[str]) -> list[str]:
+  """`--config=vid` (a flag of ml_collections' config files given a
+  shipped config's name) as the path of that file (`configs.resolve`)."""
+  out = []
+  for arg in argv:
+    name, eq, value = arg.partition("=")
+    flag = flags.FLAGS[name[2:]] if (
+        eq and name.startswith("--") and name[2:] in flags.FLAGS) else None
+    if flag is not None and isinstance(
+        flag.parser, config_flags.config_flags.ConfigFileFlagParser):
+      arg = f"{name}={configs.resolve(value)}"
+    out.append(arg)
+  return out
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, its errors as one line (not two)."""
   try:
-    return flags.FLAGS(argv)
+    return flags.FLAGS(resolve_config_names(argv))
   except flags.Error as e:
     print_error(f"{e} (see --help)")
     sys.exit(1)
 
 
 def run(main: Callable[[list[str]], Any]) -> None:
-  """`app.run(main)` with one-line errors and warnings (module docstring)."""
+  """`app.run(main)` with one-line errors and warnings (module docstring).
+
+  `--help` prints the docstring of `main`'s module, whichever script runs
+  it (`siamfc-jax`, `python -m experiments.track`).
+  """
+  main_module = sys.modules["__main__"]
+  if main_module is not sys.modules.get(main.__module__):
+    main_module.__doc__ = sys.modules[main.__module__].__doc__
   install_warning_format()
   quiet_jax_backend_probe()
   app.run(catch_input_errors(main), flags_parser=_parse_flags)

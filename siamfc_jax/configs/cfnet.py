@@ -1,6 +1,6 @@
 r"""CFNet as its paper trains it (Valmadre et al., CVPR'17; `bertinetto/cfnet`).
 
-  python -m experiments.train --config=experiments/configs/cfnet.py:conv2 \
+  siamfc-jax train --config=cfnet:conv2 \
       --workdir=runs/cfnet-conv2 --config.data.dir=/path/to/ILSVRC2015
 
 Variants after the colon: conv1, conv2 (default), conv3 (baseline+CF-conv3),
@@ -25,7 +25,7 @@ gets conv2's.
 
 import ml_collections
 
-from experiments.configs import vid
+from siamfc_jax.configs import vid
 
 _VARIANTS = {"conv1": "cfnet-conv1", "conv2": "cfnet-conv2",
              "conv3": "cfnet-conv3", "conv5": "cfnet-conv5",

@@ -1,0 +1,31 @@
+"""The training configs, shipped with the package (`siamfc-jax train
+--config=vid`), also reachable in a checkout as `experiments/configs/*.py`.
+
+A config is a Python file with `get_config(arg) -> ConfigDict`
+(ml_collections' config files; a variant follows a colon: `cfnet:conv1`).
+"""
+
+import os
+import pathlib
+
+FOLDER = pathlib.Path(__file__).resolve().parent
+# The configs a user names: vid (the paper's recipe), got10k, folder (any
+# folder of sequences), finetune, cfnet, tiny (seconds on a CPU).
+NAMES = tuple(sorted(p.stem for p in FOLDER.glob("*.py")
+                     if not p.stem.startswith("_")))
+
+
+def resolve(value: str) -> str:
+  """A config name (`vid`, `cfnet:conv1`) as its file's path; any other
+  value (a path, `my.py:variant`) as it is.
+
+  Args:
+    value: the value of a `--config` flag: NAME[:variant] or PATH[:variant].
+
+  Returns:
+    PATH[:variant], PATH the shipped file of NAME.
+  """
+  name, colon, variant = value.partition(":")
+  if name in NAMES and not os.path.exists(name):
+    return f"{FOLDER / name}.py{colon}{variant}"
+  return value
