@@ -68,7 +68,28 @@ def test_shipped_configs_resolve_by_name_and_keep_their_variant():
   path, _, variant = configs.resolve("cfnet:conv1").partition(":")
   assert pathlib.Path(path) == configs.FOLDER / "cfnet.py"
   assert variant == "conv1"
-  assert configs.resolve("my/own.py:x") == "my/own.py:x"
+  assert configs.resolve("vid.py") == str(configs.FOLDER / "vid.py")
+
+
+def test_a_config_file_of_ones_own_is_taken_as_it_is(tmp_path):
+  own = tmp_path / "own.py"
+  own.write_text("")
+  assert configs.resolve(f"{own}:x") == f"{own}:x"
+  with pytest.raises(FileNotFoundError, match="missing.py: no such config"):
+    configs.resolve(str(tmp_path / "missing.py"))
+
+
+@pytest.mark.parametrize("config, message", [
+    ("nope.py", "--config: nope.py: no such config file"),
+    ("cfnet:bogus", "ValueError: unknown variant 'bogus' of cfnet.py"),
+])
+def test_a_bad_config_is_one_line_without_its_traceback(tmp_path, config,
+                                                         message):
+  result = _run("-m", "siamfc_jax", "train", f"--config={config}",
+                f"--workdir={tmp_path / 'w'}", cwd=tmp_path)
+  assert result.returncode == 1
+  assert result.stderr.count("\n") == 1, result.stderr
+  assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_config_flag_takes_a_name(monkeypatch):

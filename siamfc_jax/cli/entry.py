@@ -150,7 +150,10 @@ def resolve_config_names(argv: list[str]) -> list[str]:
         eq and name.startswith("--") and name[2:] in flags.FLAGS) else None
     if flag is not None and isinstance(
         flag.parser, config_flags.config_flags.ConfigFileFlagParser):
-      arg = f"{name}={configs.resolve(value)}"
+      try:
+        arg = f"{name}={configs.resolve(value)}"
+      except FileNotFoundError as e:
+        raise flags.IllegalFlagValueError(f"{name}: {e}") from None
     out.append(arg)
   return out
 
@@ -160,7 +163,13 @@ def _parse_flags(argv: list[str]) -> list[str]:
   try:
     return flags.FLAGS(resolve_config_names(argv))
   except flags.Error as e:
-    print_error(f"{e} (see --help)")
+    message = str(e)
+    # ml_collections puts a config file's traceback in its error; the last
+    # line is the cause.
+    head, traceback, _ = message.partition("Traceback (most recent call")
+    if traceback:
+      message = f"{head.rstrip().rstrip(':')}: {message.splitlines()[-1]}"
+    print_error(f"{message} (see --help)")
     sys.exit(1)
 
 

@@ -16,16 +16,22 @@ NAMES = tuple(sorted(p.stem for p in FOLDER.glob("*.py")
 
 
 def resolve(value: str) -> str:
-  """A config name (`vid`, `cfnet:conv1`) as its file's path; any other
-  value (a path, `my.py:variant`) as it is.
+  """A config name (`vid`, `vid.py`, `cfnet:conv1`) as its shipped file's
+  path; an existing file (`my.py:variant`) as it is.
 
   Args:
     value: the value of a `--config` flag: NAME[:variant] or PATH[:variant].
 
   Returns:
     PATH[:variant], PATH the shipped file of NAME.
+
+  Raises:
+    FileNotFoundError: neither a shipped name nor an existing file.
   """
   name, colon, variant = value.partition(":")
-  if name in NAMES and not os.path.exists(name):
-    return f"{FOLDER / name}.py{colon}{variant}"
-  return value
+  if os.path.isfile(name):
+    return value
+  if name.removesuffix(".py") in NAMES:  # `vid`, or `vid.py` from a wheel
+    return f"{FOLDER / name.removesuffix('.py')}.py{colon}{variant}"
+  raise FileNotFoundError(f"{name}: no such config file, nor a config of "
+                          f"siamfc_jax ({', '.join(NAMES)})")
