@@ -193,10 +193,7 @@ def _log(line: str) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    multihost.initialize()
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
+  multihost.initialize()
   benchmark = datasets.choose(_DATASET.value, _ROOT.value, _log)
   try:
     seqs = datasets.read(benchmark, _ROOT.value)
@@ -207,10 +204,7 @@ def main(argv):
   attrs = attributes.read(benchmark, _ROOT.value, seqs)
   tracker = None
   if not _RESULTS_ONLY.value:
-    try:
-      tracker = make_tracker()
-    except (FileNotFoundError, ValueError) as e:  # e.g. int8 on JAX
-      raise app.UsageError(str(e)) from None
+    tracker = make_tracker()
     if tracker.name in others:
       raise app.UsageError(f"--results={tracker.name}=...: that is our "
                            "tracker's name (--name)")

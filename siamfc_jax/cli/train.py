@@ -29,14 +29,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    multihost.initialize()
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  try:
-    training.check_config(_CONFIG.value)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
+  multihost.initialize()
+  training.check_config(_CONFIG.value)
   print(f"Training on {jax.device_count()} device(s) in "
         f"{jax.process_count()} process(es): "
         f"{jax.devices()[0].device_kind}")
