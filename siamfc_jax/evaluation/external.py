@@ -59,7 +59,6 @@ from siamfc_jax.data import sequences as sequences_lib
 from siamfc_jax.data.datasets import attributes as attributes_lib
 from siamfc_jax.evaluation import attributes
 from siamfc_jax.evaluation import benchmarks
-from siamfc_jax.evaluation import metrics
 from siamfc_jax.evaluation import reports
 from siamfc_jax.evaluation import results
 from siamfc_jax.evaluation import scoring
@@ -193,32 +192,16 @@ def read_boxes(path: os.PathLike | str, seq: sequences_lib.Sequence
 
 def read_vot_records(path: os.PathLike | str, seq: sequences_lib.Sequence
                      ) -> list[Any]:
-  """VOT records of a sequence (`metrics.run_vot_baseline`), cut to it.
+  """VOT records of a sequence (`results.read_vot_records`), cut to it.
 
   Raises:
     ValueError: a line that is not 0, 1, 2, a box or a polygon, a NaN
       value, or fewer lines than frames (naming the file and line).
   """
   path = pathlib.Path(path)
-  rows, counts = sequences_lib.read_numbers(path, (1, 4, 8),
-                                            return_counts=True)
-  _check_length(path, len(rows), seq, "records")
-  origin = results.annotation_origin(seq)
-  records: list[Any] = []
-  lines = path.read_text(encoding="utf-8-sig").splitlines()
-  for i, (row, count) in enumerate(zip(rows[:len(seq)], counts)):
-    values = row[:count]
-    if not np.all(np.isfinite(values)):
-      raise ValueError(f"{path}:{i + 1}: NaN or infinite value in line "
-                       f"{lines[i].strip()!r}, expected a finite region")
-    if count == 1:
-      if values[0] not in (metrics.SKIPPED, metrics.INIT, metrics.FAILURE):
-        raise ValueError(f"{path}:{i + 1}: code {lines[i].strip()!r}, "
-                         "expected 0 (skipped), 1 (init) or 2 (failure)")
-      records.append(int(values[0]))
-    else:
-      box = sequences_lib.polygon_to_box(values) if count == 8 else values
-      records.append(results.shift(box, -origin))
+  records = results.read_vot_records(path, results.annotation_origin(seq),
+                                     frames=len(seq))
+  _check_length(path, _line_count(path), seq, "records")
   return records
 
 

@@ -226,8 +226,23 @@ def write_vot_records(path: os.PathLike | str, records: Sequence[Any],
   path.write_text("\n".join(lines) + "\n")
 
 
-def read_vot_records(path: os.PathLike | str, origin: int = 0) -> list[Any]:
-  """Reads a VOT records file: ints 0/1/2 or [4] float64 boxes (0-based).
+def read_vot_records(path: os.PathLike | str, origin: int = 0,
+                     frames: int | None = None) -> list[Any]:
+  """Reads a VOT records file: ours (`write_vot_records`) or another
+  tracker's (the VOT toolkit's, got10k's `ExperimentVOT`).
+
+  A line is a code (1 initialised, 2 failure, 0 skipped), a box x,y,w,h or
+  a polygon x1,y1,...,x4,y4, which becomes its axis-aligned box
+  (`sequences.polygon_to_box`); values separated by commas, tabs or spaces.
+
+  Args:
+    path: the file.
+    origin: the file's pixel origin (`annotation_origin`).
+    frames: the records of the first `frames` lines only (a longer file is
+      cut); None: every line.
+
+  Returns:
+    ints 0/1/2 or [4] float64 boxes (0-based), one per line read.
 
   Raises:
     FileNotFoundError, ValueError: naming the file and line.
@@ -235,20 +250,23 @@ def read_vot_records(path: os.PathLike | str, origin: int = 0) -> list[Any]:
   path = pathlib.Path(path)
   if not path.is_file():
     raise FileNotFoundError(f"{path}: result file not found")
+  rows, counts = sequences_lib.read_numbers(path, (1, 4, 8),
+                                            return_counts=True)
+  lines = path.read_text(encoding="utf-8-sig").splitlines()
   records: list[Any] = []
-  for i, line in enumerate(path.read_text().strip().splitlines()):
-    try:
-      values = [float(v) for v in line.split(",")]
-    except ValueError:
-      values = []
-    if len(values) == 1 and values[0] in (metrics.SKIPPED, metrics.INIT,
-                                          metrics.FAILURE):
+  for i, (row, count) in enumerate(zip(rows[:frames], counts)):
+    values = row[:count]
+    if not np.all(np.isfinite(values)):
+      raise ValueError(f"{path}:{i + 1}: NaN or infinite value in line "
+                       f"{lines[i].strip()!r}, expected a finite region")
+    if count == 1:
+      if values[0] not in (metrics.SKIPPED, metrics.INIT, metrics.FAILURE):
+        raise ValueError(f"{path}:{i + 1}: code {lines[i].strip()!r}, "
+                         "expected 0 (skipped), 1 (init) or 2 (failure)")
       records.append(int(values[0]))
-    elif len(values) == 4:
-      records.append(shift(np.array(values), -origin))
     else:
-      raise ValueError(f"{path}:{i + 1}: expected 0, 1, 2 or x,y,w,h, got "
-                       f"{line!r}")
+      box = sequences_lib.polygon_to_box(values) if count == 8 else values
+      records.append(shift(box, -origin))
   return records
 
 
